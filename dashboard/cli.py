@@ -1,0 +1,132 @@
+"""The ``jobdash`` command: demo, serve, db upgrade, seed."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from dashboard.settings import Settings, SettingsError
+from db.engine import Database
+
+DEMO_JOBS = 5_000
+DEMO_EVENTS_PER_JOB = 5
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return Settings.from_env(**overrides)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _database(settings: Settings) -> Database:
+    return Database.connect(settings.database_url, statement_timeout_ms=0)
+
+
+@click.group()
+def main() -> None:
+    """JobDash: watch large fleets of background jobs."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True, help="Alembic revision to migrate to.")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database at JOBDASH_DATABASE_URL to the newest schema."""
+    from db import migrate
+
+    database = _database(_settings())
+    try:
+        migrate.upgrade(database.writer, revision)
+    except Exception as exc:
+        raise click.ClickException(f"migration failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        database.dispose()
+    click.echo(f"database at revision {migrate.current_revision(database.writer)}")
+
+
+@main.command()
+@click.option("--jobs", type=click.IntRange(min=0), required=True, help="How many jobs to add.")
+@click.option("--events-per-job", type=click.IntRange(min=1, max=1000), default=5, show_default=True)
+@click.option("--seed", "seed_value", type=int, default=0, show_default=True, help="Random seed.")
+def seed(jobs: int, events_per_job: int, seed_value: int) -> None:
+    """Add realistic jobs and status histories (COPY on PostgreSQL), deterministic for a seed."""
+    from db import migrate
+    from db.seed import seed as run_seed
+
+    database = _database(_settings())
+    try:
+        if migrate.current_revision(database.writer) is None:
+            raise click.ClickException("the database has no schema yet: run `jobdash db upgrade` first")
+        started = time.perf_counter()
+        with click.progressbar(length=jobs, label="seeding jobs", file=sys.stderr) as bar:
+            result = run_seed(
+                database, jobs=jobs, events_per_job=events_per_job, seed=seed_value, progress=bar.update
+            )
+        elapsed = time.perf_counter() - started
+    finally:
+        database.dispose()
+    click.echo(f"seeded {result.jobs} jobs and {result.events} events in {elapsed:.1f} s")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Defaults to PORT or 8050.")
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=0),
+    default=DEMO_JOBS,
+    show_default=True,
+    help="Demo jobs to create when the database is empty.",
+)
+def demo(host: str, port: int | None, jobs: int) -> None:
+    """Run the dashboard on the embedded SQLite database, migrated and filled with demo data."""
+    from sqlalchemy import func, select
+
+    from dashboard import create_app
+    from db import migrate
+    from db.models import job_table
+    from db.seed import seed as run_seed
+
+    overrides: dict[str, object] = {}
+    if "JOBDASH_DATABASE_URL" not in os.environ:
+        overrides["database_url"] = f"sqlite:///{Path('jobdash.db').resolve()}"
+    if "JOBDASH_ALLOW_ANONYMOUS_WRITES" not in os.environ and "JOBDASH_API_TOKENS" not in os.environ:
+        overrides["allow_anonymous_writes"] = True  # the demo is local; let people try the write API
+    settings = _settings(**overrides)
+    app = create_app(settings)
+    database = app.server.extensions["jobdash.database"]
+    migrate.upgrade(database.writer)
+    with database.read() as conn:
+        empty = conn.execute(select(func.count()).select_from(job_table)).scalar_one() == 0
+    if empty and jobs:
+        click.echo(f"creating {jobs} demo jobs…", err=True)
+        run_seed(database, jobs=jobs, events_per_job=DEMO_EVENTS_PER_JOB, seed=42)
+    port = port or settings.port
+    click.echo(f"JobDash demo on http://{host}:{port}/  (database: {settings.database_url})")
+    app.server.run(host=host, port=port, debug=False, threaded=True)
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
+def serve(gunicorn_args: tuple[str, ...]) -> None:
+    """Run the production server (gunicorn, configured from PORT, WEB_CONCURRENCY, JOBDASH_THREADS)."""
+    _settings()  # fail fast, in one line, on a bad setting
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:dashboard.gunicorn_conf",
+        *gunicorn_args,
+        "dashboard.wsgi:server",
+    ]
+    os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn

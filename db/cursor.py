@@ -1,0 +1,70 @@
+"""Opaque keyset cursors: a position in one ordering of one filtered list, strictly decoded."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Literal
+
+from db.errors import ValidationError
+
+Direction = Literal["next", "prev"]
+_VERSION = 1
+_MAX_TOKEN_LENGTH = 2048
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page starts: after (``next``) or before (``prev``) the row with this sort key and id."""
+
+    direction: Direction
+    key: str | dt.datetime
+    id: int
+
+
+def fingerprint(*parts: object) -> str:
+    """A short digest of what a cursor belongs to (list, ordering, filters), so foreign cursors fail."""
+    text = json.dumps([str(p) for p in parts], separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def encode(cursor: Cursor, *, scope: str) -> str:
+    """The opaque token for ``cursor`` in ``scope`` (a :func:`fingerprint`)."""
+    key = cursor.key.isoformat() if isinstance(cursor.key, dt.datetime) else cursor.key
+    payload = [_VERSION, scope, "n" if cursor.direction == "next" else "p", key, cursor.id]
+    raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def decode(token: object, *, scope: str, key_type: type[str] | type[dt.datetime]) -> Cursor:
+    """Parse a token made by :func:`encode` for the same ``scope``; anything else is a ValidationError."""
+    invalid = ValidationError.single("cursor", "is not a valid cursor for this list; start from page one")
+    if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN_LENGTH:
+        raise invalid
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        payload = json.loads(raw.decode("utf-8"))
+    except (binascii.Error, ValueError):
+        raise invalid from None
+    if not (isinstance(payload, list) and len(payload) == 5):
+        raise invalid
+    version, token_scope, direction, key, ident = payload
+    if version != _VERSION or token_scope != scope or direction not in ("n", "p"):
+        raise invalid
+    if isinstance(ident, bool) or not isinstance(ident, int) or not 0 <= ident < 2**63:
+        raise invalid
+    if not isinstance(key, str) or len(key) > 1024:
+        raise invalid
+    value: str | dt.datetime = key
+    if key_type is dt.datetime:
+        try:
+            value = dt.datetime.fromisoformat(key)
+        except ValueError:
+            raise invalid from None
+        if value.tzinfo is None:
+            raise invalid
+    return Cursor(direction="next" if direction == "n" else "prev", key=value, id=ident)

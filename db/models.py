@@ -1,0 +1,144 @@
+"""SQLAlchemy 2 models mirroring SPEC section 1; the schema itself is created by Alembic migrations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Status(enum.StrEnum):
+    """The five states a job can be in."""
+
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+STATUSES: tuple[str, ...] = tuple(status.value for status in Status)
+NAME_MAX_LENGTH = 255
+MESSAGE_MAX_LENGTH = 4096
+
+# Deterministic constraint names keep migrations and autogenerate comparisons stable across databases.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# SQLite only auto-assigns ids for INTEGER PRIMARY KEY; PostgreSQL gets a real BIGINT identity.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """TIMESTAMPTZ that refuses naive datetimes and always hands back aware UTC ones.
+
+    SQLite has no zone-aware type, so values are stored there as naive UTC text in one fixed format,
+    which keeps their text order equal to their time order (the keyset cursors rely on that).
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime) or value.tzinfo is None:
+            raise ValueError("timestamps must be timezone-aware datetimes")
+        utc: dt.datetime = value.astimezone(dt.UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # raw SQLite text, e.g. from a bucketed aggregate
+            value = dt.datetime.fromisoformat(value)
+        return as_utc(value)
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """``value`` as an aware UTC datetime; a naive value is taken to be UTC already (SQLite)."""
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+_STATUS_CHECK = "{column} IN (" + ", ".join(f"'{s}'" for s in STATUSES) + ")"
+
+
+class Base(DeclarativeBase):
+    """Declarative base whose metadata carries the constraint naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Job(Base):
+    """A job; its current status is denormalized from its newest :class:`JobStatus` event."""
+
+    __tablename__ = "job"
+
+    id: Mapped[int] = mapped_column(BigId, Identity(), primary_key=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    current_status_type: Mapped[str] = mapped_column(String(16))
+
+    __table_args__ = (
+        CheckConstraint(_STATUS_CHECK.format(column="current_status_type"), name="current_status_type"),
+        # One (key, id) index per ordering, and one per status + ordering, so that every list the API
+        # or the dashboard can ask for is an ordered index range scan with no sort, at any depth.
+        Index(None, "created_at", "id"),
+        Index(None, "updated_at", "id"),
+        Index(None, "name", "id"),
+        Index(None, "current_status_type", "created_at", "id"),
+        Index(None, "current_status_type", "updated_at", "id"),
+        Index(None, "current_status_type", "name", "id"),
+        # Substring search (``q``) on PostgreSQL; SQLite scans, which is fine at its sizes.
+        Index(
+            "ix_job_name_trgm",
+            "name",
+            postgresql_using="gin",
+            postgresql_ops={"name": "gin_trgm_ops"},
+        ).ddl_if(dialect="postgresql"),
+    )
+
+
+class JobStatus(Base):
+    """One immutable event in a job's status history."""
+
+    __tablename__ = "job_status"
+
+    id: Mapped[int] = mapped_column(BigId, Identity(), primary_key=True)
+    job_id: Mapped[int] = mapped_column(BigId, ForeignKey("job.id", ondelete="CASCADE"))
+    status_type: Mapped[str] = mapped_column(String(16))
+    timestamp: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    message: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (
+        CheckConstraint(_STATUS_CHECK.format(column="status_type"), name="status_type"),
+        CheckConstraint(f"message IS NULL OR length(message) <= {MESSAGE_MAX_LENGTH}", name="message_length"),
+        Index("ix_job_status_job_id_timestamp_id", "job_id", timestamp.desc(), id.desc()),
+    )
+
+
+job_table: Table = Job.__table__  # type: ignore[assignment]
+job_status_table: Table = JobStatus.__table__  # type: ignore[assignment]

@@ -1,0 +1,369 @@
+"""Read functions: the only queries the API and the dashboard run. Each returns plain, serialisable values."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Connection, Select, func, literal, select, tuple_, union_all
+
+from db import cursor as cursors
+from db import validation
+from db.errors import NotFound, ValidationError
+from db.models import STATUSES, as_utc, job_status_table, job_table
+
+Ordering = Literal["-created_at", "created_at", "name", "-name", "updated_at", "-updated_at"]
+ORDERINGS: tuple[str, ...] = ("-created_at", "created_at", "name", "-name", "updated_at", "-updated_at")
+DEFAULT_ORDERING = "-created_at"
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+# A filtered count stops here: below it the count is exact, above it an estimate or a lower bound.
+COUNT_CAP = 1000
+# Below this many jobs (by the planner's estimate) exact per-status totals are cheap enough to compute.
+EXACT_TOTALS_LIMIT = 100_000
+MAX_BUCKETS = 1000
+BUCKETS = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
+
+_JOB_COLUMNS = (
+    job_table.c.id,
+    job_table.c.name,
+    job_table.c.current_status_type.label("status"),
+    job_table.c.created_at,
+    job_table.c.updated_at,
+)
+_EVENT_COLUMNS = (
+    job_status_table.c.id,
+    job_status_table.c.status_type.label("status"),
+    job_status_table.c.timestamp,
+    job_status_table.c.message,
+)
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """The filters of the job list, validated and normalised (equal filters compare equal)."""
+
+    statuses: tuple[str, ...] = ()
+    q: str | None = None
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        statuses: Iterable[object] | None = None,
+        q: object = None,
+        created_after: object = None,
+        created_before: object = None,
+    ) -> JobFilter:
+        """Validate raw filter values; raise ValidationError naming each bad field."""
+        errors = []
+        values: dict[str, Any] = {}
+        checks: dict[str, Callable[[], Any]] = {
+            "statuses": lambda: validation.statuses(statuses),
+            "q": lambda: validation.search_text(q),
+            "created_after": lambda: validation.optional_timestamp(created_after, "created_after"),
+            "created_before": lambda: validation.optional_timestamp(created_before, "created_before"),
+        }
+        for name, check in checks.items():
+            try:
+                values[name] = check()
+            except ValidationError as exc:
+                errors.extend(exc.errors)
+        if errors:
+            raise ValidationError(errors)
+        built = cls(**values)
+        if built.created_after and built.created_before and built.created_after >= built.created_before:
+            raise ValidationError.single("created_before", "must be later than created_after")
+        return built
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """WHERE clauses for everything but the statuses (which the list may split into branches)."""
+        conds: list[ColumnElement[bool]] = []
+        if self.q:
+            escaped = self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conds.append(job_table.c.name.ilike(f"%{escaped}%", escape="\\"))
+        if self.created_after:
+            conds.append(job_table.c.created_at >= self.created_after)
+        if self.created_before:
+            conds.append(job_table.c.created_at < self.created_before)
+        return conds
+
+    def status_condition(self) -> ColumnElement[bool] | None:
+        """The status clause, or None when every status is wanted."""
+        if not self.statuses or len(self.statuses) == len(STATUSES):
+            return None
+        if len(self.statuses) == 1:
+            return job_table.c.current_status_type == self.statuses[0]
+        return job_table.c.current_status_type.in_(self.statuses)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of rows and the opaque cursors of its neighbours (None at either end)."""
+
+    results: list[dict[str, Any]]
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Count:
+    """How many jobs match: ``exact``, or an ``estimate`` by the planner, or ``at_least`` this many."""
+
+    value: int
+    kind: Literal["exact", "estimate", "at_least"]
+
+    @property
+    def exact(self) -> bool:
+        """True when ``value`` is the exact number."""
+        return self.kind == "exact"
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Jobs per current status."""
+
+    by_status: dict[str, int]
+    total: int
+    exact: bool
+    as_of: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+
+def _ordering(value: object) -> tuple[str, bool]:
+    if value not in ORDERINGS:
+        raise ValidationError.single("ordering", f"must be one of {', '.join(ORDERINGS)}")
+    text = str(value)
+    return text.lstrip("-"), text.startswith("-")
+
+
+def _keyset_page(
+    conn: Connection,
+    *,
+    branches: Sequence[Sequence[ColumnElement[bool]]],
+    columns: Sequence[Any],
+    key: Any,
+    tiebreak: Any,
+    descending: bool,
+    page_size: int,
+    cursor: str | None,
+    scope: str,
+    key_type: type[str] | type[dt.datetime],
+) -> Page:
+    """Fetch one keyset page ordered by (key, tiebreak), from one or more disjoint branches.
+
+    Several branches (one per status) are UNION ALL-ed so PostgreSQL merges ordered index scans
+    instead of sorting; either way the cost depends on the page size, not on how deep the page is.
+    """
+    position = cursors.decode(cursor, scope=scope, key_type=key_type) if cursor is not None else None
+    backwards = position is not None and position.direction == "prev"
+    scan_descending = descending != backwards
+    keyset: list[ColumnElement[bool]] = []
+    if position is not None:
+        row, here = tuple_(key, tiebreak), tuple_(literal(position.key, key.type), literal(position.id))
+        keyset.append(row < here if scan_descending else row > here)
+
+    def order(k: Any, t: Any) -> list[Any]:
+        return [k.desc(), t.desc()] if scan_descending else [k.asc(), t.asc()]
+
+    if len(branches) == 1:
+        stmt: Select[Any] = select(*columns).where(*branches[0], *keyset).order_by(*order(key, tiebreak))
+    else:
+        # Each branch is ordered and limited itself: that is what lets PostgreSQL plan a Merge Append.
+        union = union_all(
+            *(
+                select(*columns).where(*conds, *keyset).order_by(*order(key, tiebreak)).limit(page_size + 1)
+                for conds in branches
+            )
+        ).subquery()
+        stmt = select(union).order_by(*order(union.c[key.name], union.c[tiebreak.name]))
+    rows = [dict(r) for r in conn.execute(stmt.limit(page_size + 1)).mappings()]
+    more = len(rows) > page_size
+    del rows[page_size:]
+    if backwards:
+        rows.reverse()
+
+    def token(direction: cursors.Direction, row: dict[str, Any]) -> str:
+        return cursors.encode(cursors.Cursor(direction, row[key.name], row["id"]), scope=scope)
+
+    has_next = (backwards or more) and bool(rows)
+    has_previous = (more if backwards else position is not None) and bool(rows)
+    return Page(
+        results=rows,
+        next_cursor=token("next", rows[-1]) if has_next else None,
+        previous_cursor=token("prev", rows[0]) if has_previous else None,
+    )
+
+
+def list_jobs(
+    conn: Connection,
+    *,
+    filters: JobFilter = JobFilter(),
+    ordering: str = DEFAULT_ORDERING,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    max_page_size: int = MAX_PAGE_SIZE,
+    cursor: str | None = None,
+) -> Page:
+    """One page of jobs (list columns only) matching ``filters`` in ``ordering``, by keyset cursor."""
+    key_name, descending = _ordering(ordering)
+    page_size = validation.page_size(page_size, maximum=max_page_size)
+    common = filters.conditions()
+    status_cond = filters.status_condition()
+    if status_cond is not None and len(filters.statuses) > 1 and conn.dialect.name == "postgresql":
+        branches = [[job_table.c.current_status_type == s, *common] for s in filters.statuses]
+    else:
+        branches = [[*([status_cond] if status_cond is not None else []), *common]]
+    key = job_table.c[key_name]
+    return _keyset_page(
+        conn,
+        branches=branches,
+        columns=_JOB_COLUMNS,
+        key=key,
+        tiebreak=job_table.c.id,
+        descending=descending,
+        page_size=page_size,
+        cursor=cursor,
+        scope=cursors.fingerprint("jobs", ordering, filters),
+        key_type=str if key_name == "name" else dt.datetime,
+    )
+
+
+def _planner_estimate(conn: Connection, stmt: Select[Any]) -> int:
+    """PostgreSQL's own row estimate for ``stmt``: no rows are read."""
+    compiled = stmt.compile(dialect=conn.dialect)
+    sql = "EXPLAIN (FORMAT JSON) " + str(compiled)
+    plan = conn.exec_driver_sql(sql, compiled.construct_params()).scalar_one()
+    if isinstance(plan, str):
+        plan = json.loads(plan)
+    return int(plan[0]["Plan"]["Plan Rows"])
+
+
+def count_jobs(conn: Connection, *, filters: JobFilter = JobFilter(), cap: int = COUNT_CAP) -> Count:
+    """How many jobs match: exact up to ``cap`` (a bounded index scan), else estimated or bounded below."""
+    conds = filters.conditions()
+    status_cond = filters.status_condition()
+    if status_cond is not None:
+        conds.append(status_cond)
+    matching = select(literal(1)).select_from(job_table).where(*conds)
+    capped = conn.execute(select(func.count()).select_from(matching.limit(cap + 1).subquery())).scalar_one()
+    if capped <= cap:
+        return Count(capped, "exact")
+    if conn.dialect.name == "postgresql":
+        return Count(max(_planner_estimate(conn, matching), cap + 1), "estimate")
+    return Count(cap, "at_least")
+
+
+def status_totals(conn: Connection) -> Totals:
+    """Jobs per current status: exact on small tables, the planner's estimates on large ones."""
+    if conn.dialect.name == "postgresql":
+        estimated_rows = conn.exec_driver_sql(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = 'job'::regclass"
+        ).scalar_one()
+        if estimated_rows >= EXACT_TOTALS_LIMIT:
+            by_status = {
+                s: _planner_estimate(conn, select(literal(1)).where(job_table.c.current_status_type == s))
+                for s in STATUSES
+            }
+            return Totals(by_status=by_status, total=sum(by_status.values()), exact=False)
+    stmt = select(job_table.c.current_status_type, func.count()).group_by(job_table.c.current_status_type)
+    counts: dict[str, int] = dict(conn.execute(stmt).tuples().all())
+    by_status = {s: int(counts.get(s, 0)) for s in STATUSES}
+    return Totals(by_status=by_status, total=sum(by_status.values()), exact=True)
+
+
+def get_job(conn: Connection, *, job_id: int) -> dict[str, Any]:
+    """One job with the number of events in its history; NotFound when it does not exist."""
+    job_id = validation.job_id(job_id)
+    history_count = (
+        select(func.count())
+        .select_from(job_status_table)
+        .where(job_status_table.c.job_id == job_table.c.id)
+        .scalar_subquery()
+    )
+    row = (
+        conn.execute(
+            select(*_JOB_COLUMNS, history_count.label("history_count")).where(job_table.c.id == job_id)
+        )
+        .mappings()
+        .first()
+    )
+    if row is None:
+        raise NotFound("job", job_id)
+    return dict(row)
+
+
+def job_history(
+    conn: Connection,
+    *,
+    job_id: int,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    max_page_size: int = MAX_PAGE_SIZE,
+    cursor: str | None = None,
+) -> Page:
+    """A job's events, newest first (greatest (timestamp, id)), by keyset cursor; NotFound if no job."""
+    job_id = validation.job_id(job_id)
+    page_size = validation.page_size(page_size, maximum=max_page_size)
+    if conn.execute(select(job_table.c.id).where(job_table.c.id == job_id)).first() is None:
+        raise NotFound("job", job_id)
+    return _keyset_page(
+        conn,
+        branches=[[job_status_table.c.job_id == job_id]],
+        columns=_EVENT_COLUMNS,
+        key=job_status_table.c.timestamp,
+        tiebreak=job_status_table.c.id,
+        descending=True,
+        page_size=page_size,
+        cursor=cursor,
+        scope=cursors.fingerprint("history", job_id),
+        key_type=dt.datetime,
+    )
+
+
+def _bucket_expression(conn: Connection, bucket: str) -> Any:
+    created = job_table.c.created_at
+    if conn.dialect.name == "postgresql":
+        return func.date_trunc(bucket, created, "UTC")
+    pattern = "%Y-%m-%d %H:00:00" if bucket == "hour" else "%Y-%m-%d 00:00:00"
+    return func.strftime(pattern, created)
+
+
+def created_timeseries(
+    conn: Connection,
+    *,
+    bucket: str,
+    since: dt.datetime,
+    until: dt.datetime,
+    statuses: Iterable[object] | None = None,
+) -> list[dict[str, Any]]:
+    """Jobs created per (UTC hour or day, current status) in [since, until), counted in SQL."""
+    if bucket not in BUCKETS:
+        raise ValidationError.single("bucket", "must be hour or day")
+    since = validation.timestamp(since, "since")
+    until = validation.timestamp(until, "until")
+    if since >= until:
+        raise ValidationError.single("until", "must be later than since")
+    if (until - since) / BUCKETS[bucket] > MAX_BUCKETS:
+        raise ValidationError.single("since", f"the range spans more than {MAX_BUCKETS} {bucket} buckets")
+    filters = JobFilter.build(statuses=statuses, created_after=since, created_before=until)
+    bucket_start = _bucket_expression(conn, bucket).label("bucket")
+    conds = filters.conditions()
+    status_cond = filters.status_condition()
+    if status_cond is not None:
+        conds.append(status_cond)
+    stmt = (
+        select(bucket_start, job_table.c.current_status_type.label("status"), func.count().label("count"))
+        .where(*conds)
+        .group_by(bucket_start, job_table.c.current_status_type)
+        .order_by(bucket_start, job_table.c.current_status_type)
+    )
+    series = []
+    for row in conn.execute(stmt).mappings():
+        start = row["bucket"]
+        if isinstance(start, str):
+            start = dt.datetime.fromisoformat(start)
+        series.append({"bucket": as_utc(start), "status": row["status"], "count": int(row["count"])})
+    return series

@@ -1,0 +1,1 @@
+"""Alembic migrations: the only way JobDash's schema is created or changed."""
