@@ -16,7 +16,7 @@ cache = Cache()
 def init_cache(server: Flask, settings: Settings) -> Cache:
     """Configure the shared ``cache`` for ``server`` from ``settings``."""
     if settings.cache_ttl == 0:
-        config = {"CACHE_TYPE": "NullCache"}
+        config = {"CACHE_TYPE": "NullCache", "CACHE_NO_NULL_WARNING": True}
     elif settings.cache_url:
         config = {
             "CACHE_TYPE": "RedisCache",

@@ -1,0 +1,36 @@
+# Everyday commands. `make demo` and `make test` set everything up on a fresh machine by themselves.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+
+.PHONY: demo test lint format serve bench-seed clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+demo: $(BIN)/.installed  ## run the dashboard on the embedded SQLite database with demo data
+	$(BIN)/jobdash demo
+
+test: $(BIN)/.installed  ## run the tests (PostgreSQL too when JOBDASH_TEST_DATABASE_URL is set)
+	$(BIN)/pytest
+
+lint: $(BIN)/.installed  ## ruff (lint and format) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(BIN)/.installed
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+serve: $(BIN)/.installed  ## production server (gunicorn) on JOBDASH_DATABASE_URL
+	$(BIN)/jobdash serve
+
+bench-seed: $(BIN)/.installed  ## time `jobdash seed` of 1M jobs x 5 events into a scratch PostgreSQL database
+	$(BIN)/python benchmarks/seed_speed.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

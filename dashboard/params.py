@@ -1,0 +1,152 @@
+"""Parsing of list query strings, shared by the JSON API and the dashboard's URL-driven pages.
+
+Both speak the same parameter names (``status``, ``q``, ``created_after``, ``created_before``,
+``ordering``, ``page_size``, ``cursor``), so one pydantic model validates both, and a link copied from
+the dashboard means the same thing to the API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ValidationError as PydanticValidationError
+
+from db.errors import FieldError, ValidationError
+from db.models import STATUSES
+from db.queries import DEFAULT_ORDERING, JobFilter
+from db.validation import Q_MAX_LENGTH
+
+OrderingParam = Literal["-created_at", "created_at", "name", "-name", "updated_at", "-updated_at"]
+StatusParam = Annotated[
+    str, StringConstraints(strip_whitespace=True, to_upper=True, pattern="(?i)^(" + "|".join(STATUSES) + ")$")
+]
+MAX_CURSOR_LENGTH = 2048
+CURSOR_HELP = "Opaque token taken from next or previous."
+LIST_PARAMS = ("status", "q", "created_after", "created_before", "ordering", "page_size", "cursor")
+
+
+class JobListParams(BaseModel):
+    """The query string of ``GET /api/jobs/`` and of the dashboard's ``/jobs`` page."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: list[StatusParam] = Field(
+        default_factory=list,
+        description="Current status; repeat the parameter or separate with commas; case-insensitive.",
+    )
+    q: str | None = Field(None, max_length=Q_MAX_LENGTH, description="Case-insensitive name substring.")
+    created_after: AwareDatetime | None = Field(None, description="ISO 8601 with offset; inclusive.")
+    created_before: AwareDatetime | None = Field(None, description="ISO 8601 with offset; exclusive.")
+    ordering: OrderingParam = Field(DEFAULT_ORDERING, description="Sort key; ties are broken by id.")
+    page_size: int | None = Field(None, ge=1, description="Rows per page, 1..JOBDASH_MAX_PAGE_SIZE.")
+    cursor: str | None = Field(None, max_length=MAX_CURSOR_LENGTH, description=CURSOR_HELP)
+
+
+class HistoryParams(BaseModel):
+    """The query string of ``GET /api/jobs/<id>/history/``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    page_size: int | None = Field(None, ge=1, description="Rows per page, 1..JOBDASH_MAX_PAGE_SIZE.")
+    cursor: str | None = Field(None, max_length=MAX_CURSOR_LENGTH, description=CURSOR_HELP)
+
+
+@dataclass(frozen=True)
+class JobListQuery:
+    """A validated list request, ready for ``db.queries.list_jobs`` and ``count_jobs``."""
+
+    filters: JobFilter
+    ordering: str
+    page_size: int
+    cursor: str | None
+
+
+def _field_errors(exc: PydanticValidationError) -> list[FieldError]:
+    errors = []
+    for error in exc.errors(include_url=False, include_input=False):
+        location = [str(part) for part in error["loc"] if not isinstance(part, int)]
+        field = location[0] if location else "query"
+        message = error["msg"]
+        if error["type"] == "extra_forbidden":
+            message = "is not a known parameter"
+        elif field == "status" and error["type"] == "string_pattern_mismatch":
+            message = f"must be one of {', '.join(STATUSES)}"
+        errors.append(FieldError(field, message))
+    return errors
+
+
+def _single_values(args: Mapping[str, Sequence[str]], multi: Iterable[str]) -> dict[str, object]:
+    """Flatten a multi-dict: ``multi`` names keep every value (comma-split); others must appear once."""
+    values: dict[str, object] = {}
+    errors = []
+    multi = set(multi)
+    for name, given in args.items():
+        if name in multi:
+            values[name] = [part for value in given for part in value.split(",") if part.strip()]
+        elif len(given) != 1:
+            errors.append(FieldError(name, "must be given at most once"))
+        elif given[0] != "":
+            values[name] = given[0]
+    if errors:
+        raise ValidationError(errors)
+    return values
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_model(model: type[M], args: Mapping[str, Sequence[str]], *, multi: Iterable[str] = ()) -> M:
+    """Validate a query multi-dict against ``model``; raise db ValidationError naming each bad field."""
+    values = _single_values(args, multi)
+    try:
+        return model.model_validate(values)
+    except PydanticValidationError as exc:
+        raise ValidationError(_field_errors(exc)) from None
+
+
+def check_page_size(page_size: int | None, *, default: int, maximum: int) -> int:
+    """The page size to use: the default when absent, an error (never a clamp) above the maximum."""
+    if page_size is None:
+        return default
+    if page_size > maximum:
+        raise ValidationError.single("page_size", f"must be between 1 and {maximum}")
+    return page_size
+
+
+def parse_job_list_query(
+    args: Mapping[str, Sequence[str]], *, default_page_size: int, max_page_size: int
+) -> JobListQuery:
+    """Turn a query string (as a multi-dict) into a validated :class:`JobListQuery`."""
+    params = parse_model(JobListParams, args, multi=("status",))
+    filters = JobFilter.build(
+        statuses=params.status,
+        q=params.q,
+        created_after=params.created_after,
+        created_before=params.created_before,
+    )
+    page_size = check_page_size(params.page_size, default=default_page_size, maximum=max_page_size)
+    return JobListQuery(filters=filters, ordering=params.ordering, page_size=page_size, cursor=params.cursor)
+
+
+def list_query_string(query: JobListQuery, *, default_page_size: int) -> dict[str, str | list[str]]:
+    """The query-string parameters that reproduce ``query`` (defaults omitted), for links and URLs."""
+    out: dict[str, str | list[str]] = {}
+    if query.filters.statuses:
+        out["status"] = ",".join(query.filters.statuses)
+    if query.filters.q:
+        out["q"] = query.filters.q
+    for name in ("created_after", "created_before"):
+        value: dt.datetime | None = getattr(query.filters, name)
+        if value is not None:
+            out[name] = value.isoformat()
+    if query.ordering != DEFAULT_ORDERING:
+        out["ordering"] = query.ordering
+    if query.page_size != default_page_size:
+        out["page_size"] = str(query.page_size)
+    if query.cursor:
+        out["cursor"] = query.cursor
+    return out
