@@ -130,3 +130,7 @@ def serve(gunicorn_args: tuple[str, ...]) -> None:
         "dashboard.wsgi:server",
     ]
     os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn
+
+
+if __name__ == "__main__":
+    main()

@@ -234,7 +234,7 @@ def list_jobs(
 
 def _planner_estimate(conn: Connection, stmt: Select[Any]) -> int:
     """PostgreSQL's own row estimate for ``stmt``: no rows are read."""
-    compiled = stmt.compile(dialect=conn.dialect)
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     sql = "EXPLAIN (FORMAT JSON) " + str(compiled)
     plan = conn.exec_driver_sql(sql, compiled.construct_params()).scalar_one()
     if isinstance(plan, str):
@@ -270,7 +270,7 @@ def status_totals(conn: Connection) -> Totals:
             }
             return Totals(by_status=by_status, total=sum(by_status.values()), exact=False)
     stmt = select(job_table.c.current_status_type, func.count()).group_by(job_table.c.current_status_type)
-    counts: dict[str, int] = dict(conn.execute(stmt).tuples().all())
+    counts: dict[str, int] = {status: n for status, n in conn.execute(stmt)}
     by_status = {s: int(counts.get(s, 0)) for s in STATUSES}
     return Totals(by_status=by_status, total=sum(by_status.values()), exact=True)
 

@@ -63,7 +63,7 @@ def generate(
         family = rnd.choices(names, weights)[0]
         # Ids follow creation time, as they do in a real queue; jitter keeps the order from being exact.
         created = start + SPAN * ((index + rnd.random()) / jobs)
-        recent = now - created < dt.timedelta(hours=6)
+        recent = now - created < dt.timedelta(days=1)
         statuses = _status_path(rnd, events_per_job, in_progress=recent and rnd.random() < 0.5)
         at = created
         events: list[EventRow] = []
@@ -81,7 +81,10 @@ def _status_path(rnd: random.Random, length: int, *, in_progress: bool) -> list[
     if length == 1:
         return [Status.PENDING]
     if in_progress:
-        outcome = Status.RUNNING
+        path = [Status.PENDING] + [Status.RUNNING] * (length - 1)
+        if length >= 3 and rnd.random() < 0.3:
+            path[-2:] = [Status.FAILED, Status.PENDING]  # failed, queued for another attempt
+        return [str(s) for s in path]
     else:
         roll = rnd.random()
         outcome = Status.COMPLETED if roll < 0.8 else Status.FAILED if roll < 0.92 else Status.CANCELLED

@@ -1,0 +1,47 @@
+"""The app factory: a Dash app on a Flask server that answers its health probes."""
+
+import dash
+import flask
+
+from dashboard import create_app
+
+
+def test_create_app_returns_dash_on_flask(app):
+    assert isinstance(app, dash.Dash)
+    assert isinstance(app.server, flask.Flask)
+
+
+def test_livez_and_readyz(client):
+    assert client.get("/livez").get_json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.get_json()["checks"]["database"] == "ok"
+
+
+def test_readyz_is_503_problem_when_the_database_is_unreachable(settings):
+    broken = create_app(settings.replace(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"))
+    response = broken.server.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.mimetype == "application/problem+json"
+    body = response.get_json()
+    assert body["status"] == 503 and "database" in body["detail"]
+    assert client_is_still_alive(broken)
+
+
+def client_is_still_alive(app):
+    return app.server.test_client().get("/livez").status_code == 200
+
+
+def test_readyz_checks_redis_when_configured(settings):
+    down = create_app(settings.replace(cache_url="redis://127.0.0.1:1/0", cache_ttl=5))
+    response = down.server.test_client().get("/readyz")
+    assert response.status_code == 503
+    assert response.get_json()["checks"]["cache"] == "unavailable"
+
+
+def test_requests_echo_a_request_id_and_server_timing(client):
+    response = client.get("/livez", headers={"X-Request-ID": "abc-123"})
+    assert response.headers["X-Request-ID"] == "abc-123"
+    assert "app;dur=" in response.headers["Server-Timing"]
+    generated = client.get("/livez").headers["X-Request-ID"]
+    assert len(generated) == 32
