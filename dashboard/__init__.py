@@ -5,9 +5,11 @@ from __future__ import annotations
 import dash
 from flask import Flask
 
+from dashboard.api import register_api
 from dashboard.cache import init_cache
 from dashboard.database import init_db
 from dashboard.health import bp as health_bp
+from dashboard.jsonprovider import OrjsonProvider
 from dashboard.logs import init_logging
 from dashboard.settings import Settings
 from dashboard.shell import init_dash
@@ -18,8 +20,10 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     settings = settings or Settings.from_env()
     server = Flask(__name__)
     server.config["JOBDASH_SETTINGS"] = settings
+    server.json = OrjsonProvider(server)
     init_logging(server, settings)
     init_db(server, settings)
     init_cache(server, settings)
     server.register_blueprint(health_bp)
+    register_api(server, settings)
     return init_dash(server, settings)

@@ -7,6 +7,8 @@ import logging
 from flask import Blueprint, Response, jsonify
 from sqlalchemy import text
 
+from dashboard.api.openapi import document
+from dashboard.api.schemas import Health
 from dashboard.cache import cache_ping
 from dashboard.database import get_database
 from dashboard.problems import problem
@@ -16,12 +18,22 @@ log = logging.getLogger(__name__)
 
 
 @bp.get("/livez")
+@document(
+    summary="Liveness: 200 while the process serves", tag="health", responses={200: Health}, public=True
+)
 def livez() -> Response:
     """200 for as long as the process can answer at all."""
     return jsonify(status="ok")
 
 
 @bp.get("/readyz")
+@document(
+    summary="Readiness: 200 when the database (and Redis) answer",
+    tag="health",
+    responses={200: Health},
+    errors=(503,),
+    public=True,
+)
 def readyz() -> Response:
     """200 when the database (and Redis, when configured) answer; 503 problem otherwise."""
     checks: dict[str, str] = {}

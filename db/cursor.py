@@ -15,6 +15,18 @@ from db.errors import ValidationError
 Direction = Literal["next", "prev"]
 _VERSION = 1
 _MAX_TOKEN_LENGTH = 2048
+# Keys outside this range cannot be converted to UTC or stored, so no real row has them.
+_EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+
+
+def _storable(text: str) -> bool:
+    """Text a database can compare: valid UTF-8 (no lone surrogates) and no NUL characters."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
 
 
 @dataclass(frozen=True)
@@ -57,7 +69,7 @@ def decode(token: object, *, scope: str, key_type: type[str] | type[dt.datetime]
         raise invalid
     if isinstance(ident, bool) or not isinstance(ident, int) or not 0 <= ident < 2**63:
         raise invalid
-    if not isinstance(key, str) or len(key) > 1024:
+    if not isinstance(key, str) or len(key) > 1024 or not _storable(key):
         raise invalid
     value: str | dt.datetime = key
     if key_type is dt.datetime:
@@ -65,6 +77,7 @@ def decode(token: object, *, scope: str, key_type: type[str] | type[dt.datetime]
             value = dt.datetime.fromisoformat(key)
         except ValueError:
             raise invalid from None
-        if value.tzinfo is None:
+        # The scope is a digest, not a secret: a hand-made token must still hold a key the database takes.
+        if value.tzinfo is None or not _EARLIEST <= value <= _LATEST:
             raise invalid
     return Cursor(direction="next" if direction == "n" else "prev", key=value, id=ident)

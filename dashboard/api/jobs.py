@@ -1,0 +1,157 @@
+"""Job endpoints: list, detail, history, create, append a status, delete. Thin calls into ``db/``."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from flask import Blueprint, Response, request, url_for
+
+from dashboard.api.inputs import json_body, query_params
+from dashboard.api.openapi import document
+from dashboard.api.outputs import respond
+from dashboard.api.schemas import CreatedEvent, History, JobCreate, JobDetail, JobList, StatusCreate
+from dashboard.database import get_database, get_settings
+from dashboard.params import (
+    HistoryParams,
+    JobListParams,
+    check_page_size,
+    list_query_string,
+    parse_job_list_query,
+)
+from db import queries, writes
+
+bp = Blueprint("jobs", __name__)
+
+
+def _page_url(
+    endpoint: str, cursor: str | None, params: dict[str, str | list[str]], **path: int
+) -> str | None:
+    """The root-relative URL of a neighbouring page: the same query, plus its cursor."""
+    if cursor is None:
+        return None
+    values: dict[str, Any] = {**path, **params, "cursor": cursor}
+    return url_for(endpoint, **values)
+
+
+@bp.get("/jobs/")
+@document(
+    summary="List jobs, filtered, ordered and keyset-paginated",
+    tag="jobs",
+    query=JobListParams,
+    responses={200: JobList},
+)
+def list_jobs() -> Response:
+    """One page of jobs, with links to its neighbours and an honest count."""
+    settings = get_settings()
+    query = parse_job_list_query(
+        request.args.to_dict(flat=False),
+        default_page_size=settings.default_page_size,
+        max_page_size=settings.max_page_size,
+    )
+    with get_database().read() as conn:
+        page = queries.list_jobs(
+            conn,
+            filters=query.filters,
+            ordering=query.ordering,
+            page_size=query.page_size,
+            max_page_size=settings.max_page_size,
+            cursor=query.cursor,
+        )
+        count = queries.count_jobs(conn, filters=query.filters)
+    # Links repeat the normalised query (same filters, ordering, page size) with the new cursor.
+    params = list_query_string(
+        dataclasses.replace(query, cursor=None), default_page_size=settings.default_page_size
+    )
+    return respond(
+        JobList,
+        {
+            "results": page.results,
+            "next": _page_url(".list_jobs", page.next_cursor, params),
+            "previous": _page_url(".list_jobs", page.previous_cursor, params),
+            "count": count.value,
+            "count_exact": count.exact,
+        },
+    )
+
+
+@bp.get("/jobs/<int:job_id>/")
+@document(summary="One job", tag="jobs", responses={200: JobDetail})
+def get_job(job_id: int) -> Response:
+    """A job with the size of its history; 404 when it does not exist."""
+    with get_database().read() as conn:
+        job = queries.get_job(conn, job_id=job_id)
+    return respond(JobDetail, job)
+
+
+@bp.get("/jobs/<int:job_id>/history/")
+@document(
+    summary="A job's status events, newest first", tag="jobs", query=HistoryParams, responses={200: History}
+)
+def job_history(job_id: int) -> Response:
+    """One page of a job's events, newest first."""
+    settings = get_settings()
+    params = query_params(HistoryParams)
+    page_size = check_page_size(
+        params.page_size, default=settings.default_page_size, maximum=settings.max_page_size
+    )
+    with get_database().read() as conn:
+        page = queries.job_history(
+            conn,
+            job_id=job_id,
+            page_size=page_size,
+            max_page_size=settings.max_page_size,
+            cursor=params.cursor,
+        )
+    link_params: dict[str, str | list[str]] = {}
+    if page_size != settings.default_page_size:
+        link_params["page_size"] = str(page_size)
+    return respond(
+        History,
+        {
+            "results": page.results,
+            "next": _page_url(".job_history", page.next_cursor, link_params, job_id=job_id),
+            "previous": _page_url(".job_history", page.previous_cursor, link_params, job_id=job_id),
+        },
+    )
+
+
+@bp.post("/jobs/")
+@document(
+    summary="Create a job (and its first event)",
+    tag="jobs",
+    body=JobCreate,
+    responses={201: JobDetail},
+    write=True,
+    headers={201: {"Location": "Root-relative URL of the new job."}},
+)
+def create_job() -> Response:
+    """Create a job; 201 with the job and its ``Location``."""
+    body = json_body(JobCreate)
+    with get_database().write() as conn:
+        created = writes.create_job(conn, name=body.name, status=body.status, timestamp=body.timestamp)
+        job = queries.get_job(conn, job_id=created["id"])
+    return respond(JobDetail, job, status=201, headers={"Location": url_for(".get_job", job_id=job["id"])})
+
+
+@bp.post("/jobs/<int:job_id>/status/")
+@document(
+    summary="Append a status event", tag="jobs", body=StatusCreate, responses={201: CreatedEvent}, write=True
+)
+def append_status(job_id: int) -> Response:
+    """Append an event; it becomes the current status only if it is the newest."""
+    body = json_body(StatusCreate)
+    with get_database().write() as conn:
+        event = writes.append_status(
+            conn, job_id=job_id, status=body.status, timestamp=body.timestamp, message=body.message
+        )
+    return respond(CreatedEvent, event, status=201)
+
+
+@bp.delete("/jobs/<int:job_id>/")
+@document(summary="Delete a job and its history", tag="jobs", responses={204: None}, write=True)
+def delete_job(job_id: int) -> Response:
+    """Delete a job; 204, or 404 when it does not exist."""
+    with get_database().write() as conn:
+        writes.delete_job(conn, job_id=job_id)
+    return Response(status=204)

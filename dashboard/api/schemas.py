@@ -1,0 +1,191 @@
+"""Request and response models of the JSON API; the OpenAPI document is generated from these."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, get_args
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+
+from dashboard.params import StatusParam
+from db.models import MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH, STATUSES
+
+Status = Literal["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]
+assert set(get_args(Status)) == set(STATUSES)
+
+
+def _case_insensitive_pattern(words: tuple[str, ...]) -> str:
+    """An ECMA-262 pattern (OpenAPI's regex dialect has no ``(?i)``) matching ``words`` in any case."""
+    alternatives = ("".join(f"[{c.upper()}{c.lower()}]" for c in word) for word in words)
+    return r"^\s*(" + "|".join(alternatives) + r")\s*$"
+
+
+STATUS_PATTERN = _case_insensitive_pattern(STATUSES)
+# Case-insensitive like the query parameter; documented with a pattern OpenAPI tools understand.
+StatusInput = Annotated[
+    StatusParam,
+    WithJsonSchema({"type": "string", "pattern": STATUS_PATTERN, "description": "Case-insensitive."}),
+]
+# Only ISO 8601 text with an offset: strict mode refuses the Unix numbers lax pydantic would accept.
+TimestampInput = Annotated[AwareDatetime, Field(strict=True)]
+PageLink = Annotated[
+    str | None,
+    Field(
+        description="Root-relative URL of the neighbouring page (same query plus a cursor), "
+        "or null at either end.",
+        json_schema_extra={"format": "uri-reference"},
+    ),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Output(BaseModel):
+    # Tolerant at run time (a new data-layer column is dropped, not a 500), strict in the document:
+    # responses are dumped from these models, so they never carry a field the document does not list.
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"additionalProperties": False})
+
+
+class JobCreate(_Model):
+    """Body of ``POST /api/jobs/``."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH)]
+    status: StatusInput = "PENDING"
+    timestamp: TimestampInput | None = Field(None, description="When it was created; default now.")
+
+
+class StatusCreate(_Model):
+    """Body of ``POST /api/jobs/<id>/status/``."""
+
+    status: StatusInput
+    timestamp: TimestampInput | None = Field(None, description="When it happened; default now.")
+    message: str | None = Field(None, max_length=MESSAGE_MAX_LENGTH)
+
+
+class NoParams(_Model):
+    """The query string of an endpoint that takes no parameters."""
+
+
+class TimeseriesParams(_Model):
+    """The query string of ``GET /api/stats/timeseries/``."""
+
+    bucket: Literal["hour", "day"] = Field("day", description="Bucket width, in UTC.")
+    since: AwareDatetime | None = Field(None, description="Inclusive; default 30 days or 48 hours back.")
+    until: AwareDatetime | None = Field(None, description="Exclusive; default the end of the current bucket.")
+    status: list[StatusParam] = Field(
+        default_factory=list, description="Current status; repeat or separate with commas."
+    )
+
+
+class Job(_Output):
+    """A job as listed."""
+
+    id: int
+    name: str
+    status: Status
+    created_at: AwareDatetime
+    updated_at: AwareDatetime = Field(description="Timestamp of its newest status event.")
+
+
+class JobDetail(Job):
+    """A job with the size of its history."""
+
+    history_count: int = Field(ge=1)
+
+
+class JobList(_Output):
+    """One page of ``GET /api/jobs/``."""
+
+    results: list[Job]
+    next: PageLink
+    previous: PageLink
+    count: int = Field(ge=0, description="Matching jobs; exact only when count_exact is true.")
+    count_exact: bool = Field(description="False when count is an estimate or a lower bound.")
+
+
+class Event(_Output):
+    """One status event of a job's history."""
+
+    id: int
+    status: Status
+    timestamp: AwareDatetime
+    message: str | None
+
+
+class CreatedEvent(Event):
+    """An event just appended, with the job it belongs to."""
+
+    job_id: int
+
+
+class History(_Output):
+    """One page of a job's history, newest first."""
+
+    results: list[Event]
+    next: PageLink
+    previous: PageLink
+
+
+class Stats(_Output):
+    """Jobs per current status."""
+
+    by_status: dict[Status, int]
+    total: int
+    exact: bool = Field(description="False when the figures are the planner's estimates.")
+    as_of: AwareDatetime
+
+
+class TimeseriesPoint(_Output):
+    """Jobs created in one bucket that are now in one status."""
+
+    bucket: AwareDatetime = Field(description="Start of the bucket (UTC).")
+    status: Status
+    count: int = Field(ge=1)
+
+
+class Timeseries(_Output):
+    """Jobs created per bucket and current status; empty buckets are left out."""
+
+    bucket: Literal["hour", "day"]
+    since: AwareDatetime
+    until: AwareDatetime
+    results: list[TimeseriesPoint]
+
+
+class Health(_Output):
+    """A health probe's answer."""
+
+    status: Literal["ok"]
+    checks: dict[str, str] | None = None
+
+
+class FieldProblem(_Output):
+    """What is wrong with one input."""
+
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem; extension members are allowed."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str
+    errors: list[FieldProblem] = Field(
+        default_factory=list, description="Present on validation failures: one entry per bad input."
+    )
+
+
+class OpenAPIDocument(BaseModel):
+    """An OpenAPI 3.1 document (this one)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    openapi: str = Field(pattern=r"^3\.1\.")
+    info: dict[str, object]
+    paths: dict[str, object]

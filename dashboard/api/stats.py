@@ -1,0 +1,62 @@
+"""Aggregate endpoints: status totals and jobs created over time."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+from flask import Blueprint, Response
+
+from dashboard.api.inputs import query_params
+from dashboard.api.openapi import document
+from dashboard.api.outputs import respond
+from dashboard.api.schemas import Stats, Timeseries, TimeseriesParams
+from dashboard.database import get_database
+from db import queries
+
+bp = Blueprint("stats", __name__)
+DEFAULT_SPAN = {"hour": dt.timedelta(hours=48), "day": dt.timedelta(days=30)}
+
+
+def _end_of_current_bucket(now: dt.datetime, bucket: str) -> dt.datetime:
+    """Where the bucket holding ``now`` ends, so a default range has no partial bucket at its end."""
+    start = now.replace(minute=0, second=0, microsecond=0)
+    if bucket == "day":
+        start = start.replace(hour=0)
+    return start + queries.BUCKETS[bucket]
+
+
+@bp.get("/stats/")
+@document(summary="Jobs per current status", tag="stats", responses={200: Stats})
+def stats() -> Response:
+    """Totals per status: exact on small tables, the planner's estimates on large ones."""
+    with get_database().read() as conn:
+        totals = queries.status_totals(conn)
+    return respond(Stats, dataclasses.asdict(totals))
+
+
+@bp.get("/stats/timeseries/")
+@document(
+    summary="Jobs created per hour or day and current status",
+    tag="stats",
+    query=TimeseriesParams,
+    responses={200: Timeseries},
+)
+def timeseries() -> Response:
+    """Counts per (bucket, status) over at most 1,000 buckets, aggregated in SQL."""
+    params = query_params(TimeseriesParams, multi=("status",))
+    until = params.until or _end_of_current_bucket(dt.datetime.now(dt.UTC), params.bucket)
+    since = params.since or until - DEFAULT_SPAN[params.bucket]
+    with get_database().read() as conn:
+        results = queries.created_timeseries(
+            conn, bucket=params.bucket, since=since, until=until, statuses=params.status
+        )
+    return respond(
+        Timeseries,
+        {
+            "bucket": params.bucket,
+            "since": since.astimezone(dt.UTC),
+            "until": until.astimezone(dt.UTC),
+            "results": results,
+        },
+    )
