@@ -20,7 +20,7 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,6 +210,15 @@ def get_cache() -> ResponseCache:
     """The ResponseCache of the app handling the current request."""
     response_cache: ResponseCache = current_app.extensions[_EXTENSION]
     return response_cache
+
+
+def cache_params(params: Mapping[str, object]) -> list[tuple[str, str]]:
+    """Query parameters as (name, text) pairs for a cache key; list values are joined in order."""
+    pairs = []
+    for name, value in params.items():
+        text = ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+        pairs.append((name, text))
+    return pairs
 
 
 def cached_body(view: str, params: Iterable[tuple[str, str]], compute: Callable[[], bytes]) -> bytes:

@@ -100,7 +100,11 @@ def init_logging(server: Flask, settings: Settings) -> None:
         duration_ms = (time.perf_counter() - started) * 1000
         response.headers["X-Request-ID"] = g.request_id
         db_ms = g.get("db_ms", 0.0)
-        response.headers["Server-Timing"] = f'db;dur={db_ms:.2f};desc="database", app;dur={duration_ms:.2f}'
+        timing = f'db;dur={db_ms:.2f};desc="database", app;dur={duration_ms:.2f}'
+        cache_outcome = g.get("cache_outcome")
+        if cache_outcome:
+            timing += f', cache;desc="{cache_outcome}"'
+        response.headers["Server-Timing"] = timing
         request_log.info(
             "request",
             extra={
@@ -110,6 +114,7 @@ def init_logging(server: Flask, settings: Settings) -> None:
                 "duration_ms": round(duration_ms, 2),
                 "db_ms": round(db_ms, 2),
                 "db_queries": g.get("db_queries", 0),
+                "cache": g.get("cache_outcome"),
                 "request_id": g.request_id,
             },
         )

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Blueprint, Response, request, url_for
+from sqlalchemy import Connection
 
 from dashboard.api.inputs import json_body, query_params
 from dashboard.api.openapi import document
-from dashboard.api.outputs import respond
+from dashboard.api.outputs import json_bytes, json_response, respond
 from dashboard.api.schemas import CreatedEvent, History, JobCreate, JobDetail, JobList, StatusCreate
+from dashboard.cache import cache_params, cached_body, get_cache
 from dashboard.database import get_database, get_settings
 from dashboard.params import (
     HistoryParams,
@@ -22,6 +26,14 @@ from dashboard.params import (
 from db import queries, writes
 
 bp = Blueprint("jobs", __name__)
+
+
+@contextlib.contextmanager
+def _write() -> Iterator[Connection]:
+    """A write transaction; once it has committed, every cached list and stats answer is stale."""
+    with get_database().write() as conn:
+        yield conn
+    get_cache().bump_generation()
 
 
 def _page_url(
@@ -49,30 +61,35 @@ def list_jobs() -> Response:
         default_page_size=settings.default_page_size,
         max_page_size=settings.max_page_size,
     )
-    with get_database().read() as conn:
-        page = queries.list_jobs(
-            conn,
-            filters=query.filters,
-            ordering=query.ordering,
-            page_size=query.page_size,
-            max_page_size=settings.max_page_size,
-            cursor=query.cursor,
-        )
-        count = queries.count_jobs(conn, filters=query.filters)
     # Links repeat the normalised query (same filters, ordering, page size) with the new cursor.
     params = list_query_string(
         dataclasses.replace(query, cursor=None), default_page_size=settings.default_page_size
     )
-    return respond(
-        JobList,
-        {
-            "results": page.results,
-            "next": _page_url(".list_jobs", page.next_cursor, params),
-            "previous": _page_url(".list_jobs", page.previous_cursor, params),
-            "count": count.value,
-            "count_exact": count.exact,
-        },
-    )
+
+    def compute() -> bytes:
+        with get_database().read() as conn:
+            page = queries.list_jobs(
+                conn,
+                filters=query.filters,
+                ordering=query.ordering,
+                page_size=query.page_size,
+                max_page_size=settings.max_page_size,
+                cursor=query.cursor,
+            )
+            count = queries.count_jobs(conn, filters=query.filters)
+        return json_bytes(
+            JobList,
+            {
+                "results": page.results,
+                "next": _page_url(".list_jobs", page.next_cursor, params),
+                "previous": _page_url(".list_jobs", page.previous_cursor, params),
+                "count": count.value,
+                "count_exact": count.exact,
+            },
+        )
+
+    # The key is the normalised query, so equal requests spelled differently share one entry.
+    return json_response(cached_body("jobs", cache_params({**params, "cursor": query.cursor or ""}), compute))
 
 
 @bp.get("/jobs/<int:job_id>/")
@@ -128,7 +145,7 @@ def job_history(job_id: int) -> Response:
 def create_job() -> Response:
     """Create a job; 201 with the job and its ``Location``."""
     body = json_body(JobCreate)
-    with get_database().write() as conn:
+    with _write() as conn:
         created = writes.create_job(conn, name=body.name, status=body.status, timestamp=body.timestamp)
         job = queries.get_job(conn, job_id=created["id"])
     return respond(JobDetail, job, status=201, headers={"Location": url_for(".get_job", job_id=job["id"])})
@@ -141,7 +158,7 @@ def create_job() -> Response:
 def append_status(job_id: int) -> Response:
     """Append an event; it becomes the current status only if it is the newest."""
     body = json_body(StatusCreate)
-    with get_database().write() as conn:
+    with _write() as conn:
         event = writes.append_status(
             conn, job_id=job_id, status=body.status, timestamp=body.timestamp, message=body.message
         )
@@ -152,6 +169,6 @@ def append_status(job_id: int) -> Response:
 @document(summary="Delete a job and its history", tag="jobs", responses={204: None}, write=True)
 def delete_job(job_id: int) -> Response:
     """Delete a job; 204, or 404 when it does not exist."""
-    with get_database().write() as conn:
+    with _write() as conn:
         writes.delete_job(conn, job_id=job_id)
     return Response(status=204)

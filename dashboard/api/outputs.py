@@ -5,16 +5,27 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response, current_app
 from pydantic import BaseModel
+
+
+def json_bytes(model: type[BaseModel], data: Any) -> bytes:
+    """``data`` validated and shaped by ``model``, serialized by the app's (orjson) JSON provider."""
+    provider: Any = current_app.json
+    body: bytes = provider.dumps_bytes(model.model_validate(data).model_dump())
+    return body
+
+
+def json_response(body: bytes, *, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
+    """A JSON response around an already-serialized body (fresh or from the cache)."""
+    response = Response(body, status=status, mimetype="application/json")
+    if headers:
+        response.headers.update(headers)
+    return response
 
 
 def respond(
     model: type[BaseModel], data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> Response:
-    """``data`` validated and shaped by ``model``, as a JSON response (orjson, via Flask's provider)."""
-    response = jsonify(model.model_validate(data).model_dump())
-    response.status_code = status
-    if headers:
-        response.headers.update(headers)
-    return response
+    """``data`` validated and shaped by ``model``, as a JSON response."""
+    return json_response(json_bytes(model, data), status=status, headers=headers)

@@ -9,8 +9,9 @@ from flask import Blueprint, Response
 
 from dashboard.api.inputs import query_params
 from dashboard.api.openapi import document
-from dashboard.api.outputs import respond
+from dashboard.api.outputs import json_bytes, json_response
 from dashboard.api.schemas import Stats, Timeseries, TimeseriesParams
+from dashboard.cache import cache_params, cached_body
 from dashboard.database import get_database
 from db import queries
 
@@ -30,9 +31,13 @@ def _end_of_current_bucket(now: dt.datetime, bucket: str) -> dt.datetime:
 @document(summary="Jobs per current status", tag="stats", responses={200: Stats})
 def stats() -> Response:
     """Totals per status: exact on small tables, the planner's estimates on large ones."""
-    with get_database().read() as conn:
-        totals = queries.status_totals(conn)
-    return respond(Stats, dataclasses.asdict(totals))
+
+    def compute() -> bytes:
+        with get_database().read() as conn:
+            totals = queries.status_totals(conn)
+        return json_bytes(Stats, dataclasses.asdict(totals))
+
+    return json_response(cached_body("stats", (), compute))
 
 
 @bp.get("/stats/timeseries/")
@@ -47,16 +52,26 @@ def timeseries() -> Response:
     params = query_params(TimeseriesParams, multi=("status",))
     until = params.until or _end_of_current_bucket(dt.datetime.now(dt.UTC), params.bucket)
     since = params.since or until - DEFAULT_SPAN[params.bucket]
-    with get_database().read() as conn:
-        results = queries.created_timeseries(
-            conn, bucket=params.bucket, since=since, until=until, statuses=params.status
+
+    def compute() -> bytes:
+        with get_database().read() as conn:
+            results = queries.created_timeseries(
+                conn, bucket=params.bucket, since=since, until=until, statuses=params.status
+            )
+        return json_bytes(
+            Timeseries,
+            {
+                "bucket": params.bucket,
+                "since": since.astimezone(dt.UTC),
+                "until": until.astimezone(dt.UTC),
+                "results": results,
+            },
         )
-    return respond(
-        Timeseries,
-        {
-            "bucket": params.bucket,
-            "since": since.astimezone(dt.UTC),
-            "until": until.astimezone(dt.UTC),
-            "results": results,
-        },
-    )
+
+    key = {
+        "bucket": params.bucket,
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "status": params.status,
+    }
+    return json_response(cached_body("timeseries", cache_params(key), compute))
