@@ -1,4 +1,11 @@
-"""The Dash app: created unattached, given its shell (navbar, theme, page container), attached to Flask."""
+"""The Dash app: created unattached, given its shell (navbar, theme, page container), attached to Flask.
+
+Pages live one per module in ``dashboard/pages`` and register themselves with ``dash.register_page``;
+their callbacks use ``dash.callback``. Both land in module-level registries of Dash, which this module
+keeps per app: the page registry is rebuilt from the folder for each new app, and the callbacks the pages
+just registered are handed to that app straight away, so several apps in one process (the tests build
+one per test) never share or duplicate them.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +13,198 @@ from pathlib import Path
 
 import dash
 import dash_bootstrap_components as dbc
-from flask import Flask
+from dash import Input, Output, _callback, _pages, dcc, html
+from flask import Flask, Response, request
 
+from dashboard.problems import problem
 from dashboard.settings import Settings
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
+THEME_STORAGE_KEY = "jobdash-theme"
+
+# Sets the saved theme before the first paint, so a dark-mode user never sees a white flash.
+_INDEX = """<!DOCTYPE html>
+<html lang="en" data-bs-theme="light">
+    <head>
+        <script>
+            try {
+                if (localStorage.getItem("__THEME_KEY__") === "dark") {
+                    document.documentElement.setAttribute("data-bs-theme", "dark");
+                }
+            } catch (e) {}
+        </script>
+        {%metas%}
+        <title>{%title%}</title>
+        {%favicon%}
+        {%css%}
+    </head>
+    <body>
+        {%app_entry%}
+        <footer>
+            {%config%}
+            {%scripts%}
+            {%renderer%}
+        </footer>
+    </body>
+</html>""".replace("__THEME_KEY__", THEME_STORAGE_KEY)
+
+# On the first call the saved choice wins (and moves the switch); afterwards the switch does.
+_APPLY_THEME = """
+function (dark) {
+    const triggered = (window.dash_clientside.callback_context || {}).triggered || [];
+    const initial = triggered.every(function (t) { return !t.prop_id || t.prop_id === "."; });
+    if (initial) {
+        try { dark = localStorage.getItem("__THEME_KEY__") === "dark"; } catch (e) { dark = false; }
+    }
+    const theme = dark ? "dark" : "light";
+    document.documentElement.setAttribute("data-bs-theme", theme);
+    try { localStorage.setItem("__THEME_KEY__", theme); } catch (e) {}
+    return [Boolean(dark), theme];
+}
+""".replace("__THEME_KEY__", THEME_STORAGE_KEY)
+
+
+def navbar() -> dbc.Navbar:
+    """Brand, the two sections, and the light/dark switch."""
+    brand = dcc.Link(
+        [html.I(className="bi bi-kanban brand-mark"), html.Span("JobDash", className="ms-2")],
+        href="/",
+        className="navbar-brand d-flex align-items-center",
+    )
+    links = dbc.Nav(
+        [
+            dbc.NavItem(
+                dbc.NavLink(
+                    [html.I(className="bi bi-speedometer2 me-1"), "Overview"],
+                    href="/",
+                    active="exact",
+                    id="shell-nav-overview",
+                )
+            ),
+            dbc.NavItem(
+                dbc.NavLink(
+                    [html.I(className="bi bi-list-task me-1"), "Jobs"],
+                    href="/jobs",
+                    active="partial",
+                    id="shell-nav-jobs",
+                )
+            ),
+        ],
+        navbar=True,
+        className="me-auto",
+    )
+    theme = html.Div(
+        [
+            html.I(className="bi bi-sun me-2", title="Light"),
+            dbc.Switch(
+                id="shell-theme-switch",
+                value=False,
+                className="mb-0",
+                input_class_name="theme-switch",
+                label=html.Span("Dark mode", className="visually-hidden"),
+            ),
+            html.I(className="bi bi-moon-stars", title="Dark"),
+        ],
+        className="d-flex align-items-center theme-toggle",
+    )
+    return dbc.Navbar(
+        dbc.Container([brand, links, theme], fluid="xl", className="gap-3"),
+        color="var(--jd-surface)",
+        className="shell-navbar border-bottom mb-4",
+    )
+
+
+def shell_layout() -> html.Div:
+    """The frame around every page."""
+    return html.Div(
+        [
+            navbar(),
+            dbc.Container(dash.page_container, fluid="xl", className="pb-5", id="shell-main"),
+            dcc.Store(id="shell-theme"),
+        ]
+    )
+
+
+def _reset_page_registry() -> None:
+    """Forget pages registered by an earlier app: each app imports the pages folder afresh."""
+    _pages.PAGE_REGISTRY.clear()
+
+
+def _adopt_page_callbacks(app: dash.Dash) -> None:
+    """Give ``app`` the callbacks its pages just registered with ``dash.callback``.
+
+    Dash would move them from its global registry on the app's first request; doing it now means an app
+    built later in the same process cannot take (or duplicate) this app's callbacks first.
+    """
+    for key in list(_callback.GLOBAL_CALLBACK_MAP):
+        app.callback_map[key] = _callback.GLOBAL_CALLBACK_MAP.pop(key)
+    app._callback_list.extend(_callback.GLOBAL_CALLBACK_LIST)
+    _callback.GLOBAL_CALLBACK_LIST.clear()
+
+
+def _callback_request_error(body: object, shapes: dict[str, tuple[int, int]]) -> str | None:
+    """What is wrong with the envelope of a ``_dash-update-component`` request, or None."""
+    if not isinstance(body, dict):
+        return "the body must be a JSON object"
+    output = body.get("output")
+    if not isinstance(output, str) or output not in shapes:
+        return "output does not name a callback of this app"
+    inputs, state = body.get("inputs"), body.get("state", [])
+    if not isinstance(inputs, list) or not isinstance(state, list):
+        return "inputs and state must be lists"
+    if (len(inputs), len(state)) != shapes[output]:
+        return "inputs and state do not match the callback"
+    if not all(
+        isinstance(item, dict) and isinstance(item.get("id"), str | dict) for item in [*inputs, *state]
+    ):
+        return "each input must name a component"
+    if not isinstance(body.get("changedPropIds", []), list):
+        return "changedPropIds must be a list"
+    return None
+
+
+def _refuse_malformed_callback_requests(app: dash.Dash) -> None:
+    """Answer a malformed callback request with a 400 problem before Dash trips over it (a 500).
+
+    The values inside a well-formed request are each callback's to validate; this only checks the envelope.
+    """
+    endpoint = app.config.routes_pathname_prefix + "_dash-update-component"
+
+    def check() -> Response | None:
+        if request.method != "POST" or request.path != endpoint:
+            return None
+        shapes = {c["output"]: (len(c["inputs"]), len(c["state"])) for c in app._callback_list}
+        error = _callback_request_error(request.get_json(silent=True), shapes)
+        return problem(400, "Bad Request", f"Not a valid callback request: {error}.") if error else None
+
+    app.server.before_request(check)
 
 
 def init_dash(server: Flask, settings: Settings) -> dash.Dash:
-    """Create the Dash app unattached (``server=False``), then attach it to ``server``."""
+    """Create the Dash app unattached (``server=False``), load its pages, then attach it to ``server``."""
+    _reset_page_registry()
     app = dash.Dash(
-        __name__,
+        "dashboard",
         server=False,
+        use_pages=True,
+        pages_folder=str(PAGES_DIR),
         title="JobDash",
+        update_title=None,
         assets_folder=str(ASSETS_DIR),
-        external_stylesheets=[dbc.themes.BOOTSTRAP],
+        external_stylesheets=[],  # Bootstrap and its icons are served from assets/: no CDN needed
         suppress_callback_exceptions=True,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
-    app.layout = dbc.Container(
-        [
-            dbc.NavbarSimple(brand="JobDash", brand_href="/", color="dark", dark=True, className="mb-4"),
-        ],
-        fluid=True,
+    app.index_string = _INDEX
+    app.layout = shell_layout
+    app.clientside_callback(
+        _APPLY_THEME,
+        Output("shell-theme-switch", "value"),
+        Output("shell-theme", "data"),
+        Input("shell-theme-switch", "value"),
     )
-    app.init_app(server)
+    app.init_app(server)  # imports dashboard/pages/*.py, which register their pages and callbacks
+    _adopt_page_callbacks(app)
+    _refuse_malformed_callback_requests(app)
     return app

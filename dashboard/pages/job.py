@@ -1,0 +1,385 @@
+"""``/jobs/<id>``: one job, the time it spent in each status, and its history newest first."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, State, callback, ctx, dcc, html
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashboard.components import (
+    empty_state,
+    error_state,
+    format_duration,
+    format_timestamp,
+    status_badge,
+)
+from dashboard.database import get_database, get_settings
+from dashboard.figures import GRAPH_CONFIG, status_timeline_figure
+from dashboard.timeline import Segment, status_segments, time_in_status, total_duration
+from db.errors import NotFound, ValidationError
+from db.models import STATUSES
+from db.queries import get_job, job_history
+
+log = logging.getLogger(__name__)
+
+# The timeline reads at most this many of the newest events, so a job with a huge history stays cheap.
+TIMELINE_EVENTS = 200
+HISTORY_PAGE_SIZE = 20
+_ID_PATTERN = re.compile(r"[1-9][0-9]{0,18}")
+
+
+def parse_job_id(value: object) -> int | None:
+    """The job id in a URL segment, or None when it is not a positive 64-bit whole number."""
+    if not isinstance(value, str) or not _ID_PATTERN.fullmatch(value):
+        return None
+    number = int(value)
+    return number if number <= 2**63 - 1 else None
+
+
+def page_title(job_id: object = None, **_path: object) -> str:
+    """The browser tab's title (never echoes an invalid id)."""
+    number = parse_job_id(job_id)
+    return f"Job #{number} · JobDash" if number else "Job not found · JobDash"
+
+
+dash.register_page(__name__, path_template="/jobs/<job_id>", title=page_title, name="Job", order=2)
+
+
+def build_job_header(job: Mapping[str, Any], *, now: dt.datetime) -> html.Div:
+    """Breadcrumb, name (as text) with its status, and the created/updated/duration facts."""
+    duration, active = total_duration(job, now=now)
+    facts = [
+        ("Created", format_timestamp(job["created_at"]) + " UTC"),
+        ("Updated", format_timestamp(job["updated_at"]) + " UTC"),
+        ("Total duration", format_duration(duration) + (" so far" if active else "")),
+        ("Events", f"{int(job.get('history_count', 0)):,}"),
+    ]
+    return html.Div(
+        [
+            html.Nav(
+                html.Ol(
+                    [
+                        html.Li(dcc.Link("Jobs", href="/jobs"), className="breadcrumb-item"),
+                        html.Li(f"#{int(job['id'])}", className="breadcrumb-item active"),
+                    ],
+                    className="breadcrumb mb-2",
+                ),
+                **{"aria-label": "breadcrumb"},
+            ),
+            html.Div(
+                [
+                    html.H1(job["name"], className="page-title job-name", id="job-name"),
+                    status_badge(job["status"]),
+                ],
+                className="d-flex flex-wrap align-items-center gap-3 mb-3",
+            ),
+            dbc.Row(
+                [
+                    dbc.Col(
+                        html.Div(
+                            [
+                                html.Div(label, className="fact-label"),
+                                html.Div(value, className="fact-value"),
+                            ],
+                            className="fact",
+                        ),
+                        xs=6,
+                        md=3,
+                    )
+                    for label, value in facts
+                ],
+                className="g-3",
+                id="job-facts",
+            ),
+        ],
+        className="mb-4",
+    )
+
+
+def build_timeline_note(*, shown: int, total: int) -> str:
+    """Says which events the timeline is built from, and when it is not all of them."""
+    if total > shown:
+        return f"Built from the newest {shown:,} of {total:,} events; older periods are not shown."
+    return f"Built from all {total:,} event{'s' if total != 1 else ''}."
+
+
+def build_time_breakdown(segments: list[Segment]) -> html.Div:
+    """Total time per status with its share of the whole; a final status says so instead of "0s"."""
+    totals = time_in_status(segments)
+    whole = sum(totals.values(), dt.timedelta()).total_seconds()
+    final = segments[-1].status if segments and not segments[-1].ongoing else None
+    items = []
+    for status in STATUSES:
+        if status not in totals:
+            continue
+        if status == final and totals[status] == dt.timedelta(0):
+            amount, share = "final status", ""
+        else:
+            amount = format_duration(totals[status]) + (
+                " so far" if segments[-1].status == status and segments[-1].ongoing else ""
+            )
+            share = f"{totals[status].total_seconds() / whole:.0%}" if whole else ""
+        items.append(
+            html.Div(
+                [
+                    status_badge(status),
+                    html.Span(amount, className="ms-auto fw-semibold"),
+                    html.Span(share, className="text-body-secondary ms-2 share"),
+                ],
+                className="d-flex align-items-center py-2 breakdown-item",
+            )
+        )
+    return html.Div(items, className="time-breakdown")
+
+
+def build_history_rows(events: Iterable[Mapping[str, Any]]) -> list[html.Tr]:
+    """One row per event, newest first as given; messages are shown as text."""
+    return [
+        html.Tr(
+            [
+                html.Td(status_badge(event["status"])),
+                html.Td(format_timestamp(event["timestamp"]), className="time-cell"),
+                html.Td(
+                    event["message"] or "—",
+                    className="message-cell" + ("" if event["message"] else " text-body-secondary"),
+                ),
+            ],
+            className="history-row",
+            **{"data-event-id": str(int(event["id"]))},
+        )
+        for event in events
+    ]
+
+
+def not_found(detail: str) -> html.Div:
+    """The friendly answer for an unknown or malformed job id."""
+    return html.Div(
+        empty_state(
+            "Job not found",
+            detail,
+            icon="bi-question-circle",
+            action=dcc.Link("Back to all jobs", href="/jobs", className="btn btn-primary"),
+        ),
+        className="card shadow-sm",
+        id="job-not-found",
+    )
+
+
+def layout(job_id: object = None, **_query: object) -> html.Div:
+    """The job's header and timeline (read here), and its history (paged by the callback)."""
+    number = parse_job_id(job_id)
+    if number is None:
+        shown = str(job_id)[:40] if isinstance(job_id, str) else ""
+        return not_found(f"“{shown}” is not a job id: ids are positive whole numbers.")
+    settings = get_settings()
+    try:
+        with get_database().read() as conn:
+            job = get_job(conn, job_id=number)
+            newest = job_history(
+                conn,
+                job_id=number,
+                page_size=min(TIMELINE_EVENTS, settings.max_page_size),
+                max_page_size=settings.max_page_size,
+            )
+    except NotFound:
+        return not_found(f"There is no job #{number}. It may have been deleted.")
+    except SQLAlchemyError:
+        log.exception("job page query failed")
+        return error_state(
+            "The database did not answer",
+            detail="Try again in a moment.",
+            reset_href=f"/jobs/{number}",
+            reset_label="Try again",
+        )
+    now = dt.datetime.now(dt.UTC)
+    segments = status_segments(newest.results, now=now)
+    timeline = dbc.Card(
+        [
+            dbc.CardHeader(
+                [
+                    html.Span("Time in each status"),
+                    html.Span(
+                        build_timeline_note(shown=len(newest.results), total=int(job["history_count"])),
+                        className="small text-body-secondary fw-normal",
+                        id="job-timeline-note",
+                    ),
+                ],
+                className="d-flex flex-wrap justify-content-between align-items-center gap-2",
+            ),
+            dbc.CardBody(
+                dbc.Row(
+                    [
+                        dbc.Col(
+                            dcc.Graph(
+                                id="job-timeline",
+                                figure=status_timeline_figure(segments),
+                                config=GRAPH_CONFIG,
+                            ),
+                            lg=8,
+                        ),
+                        dbc.Col(build_time_breakdown(segments), lg=4),
+                    ],
+                    className="g-3 align-items-center",
+                )
+            ),
+        ],
+        className="shadow-sm mb-4",
+    )
+    history = dbc.Card(
+        [
+            dbc.CardHeader(
+                [
+                    html.Span("History, newest first"),
+                    html.Span(id="job-history-caption", className="small text-body-secondary fw-normal"),
+                ],
+                className="d-flex justify-content-between align-items-center",
+            ),
+            dbc.CardBody(
+                dcc.Loading(
+                    html.Div(
+                        html.Table(
+                            [
+                                html.Thead(
+                                    html.Tr([html.Th("Status"), html.Th("Time (UTC)"), html.Th("Message")])
+                                ),
+                                html.Tbody(id="job-history-rows"),
+                            ],
+                            className="table align-middle mb-0 history-table",
+                        ),
+                        className="table-responsive",
+                    ),
+                    target_components={"job-history-rows": "children"},
+                    delay_show=250,
+                    overlay_style={"visibility": "visible", "opacity": 0.45},
+                    custom_spinner=dbc.Spinner(color="primary"),
+                ),
+                className="p-0",
+            ),
+            dbc.CardFooter(
+                dbc.ButtonGroup(
+                    [
+                        dbc.Button(
+                            [html.I(className="bi bi-chevron-bar-left me-1"), "Newest"],
+                            id="job-history-newest",
+                            color="secondary",
+                            outline=True,
+                            size="sm",
+                            disabled=True,
+                        ),
+                        dbc.Button(
+                            [html.I(className="bi bi-chevron-left me-1"), "Newer"],
+                            id="job-history-newer",
+                            color="secondary",
+                            outline=True,
+                            size="sm",
+                            disabled=True,
+                        ),
+                        dbc.Button(
+                            ["Older", html.I(className="bi bi-chevron-right ms-1")],
+                            id="job-history-older",
+                            color="secondary",
+                            outline=True,
+                            size="sm",
+                            disabled=True,
+                        ),
+                    ]
+                ),
+                className="d-flex justify-content-end",
+            ),
+        ],
+        className="shadow-sm",
+    )
+    return html.Div(
+        [
+            dcc.Store(id="job-history-state", data={"job_id": number}),
+            build_job_header(job, now=now),
+            timeline,
+            history,
+        ],
+        id="job-page",
+    )
+
+
+def history_page(trigger: object, state: object) -> dict[str, Any]:
+    """The history page asked for by a paging button (or the first page), as the callback's outputs."""
+    state = state if isinstance(state, dict) else {}
+    out: dict[str, Any] = {"newest_disabled": True, "newer_disabled": True, "older_disabled": True}
+    cursor: object = None
+    if trigger == "job-history-older":
+        cursor = state.get("next")
+    elif trigger == "job-history-newer":
+        cursor = state.get("previous")
+    settings = get_settings()
+    try:
+        if cursor is not None and not isinstance(cursor, str):
+            raise ValidationError.single("cursor", "is not a valid cursor for this list; start from page one")
+        with get_database().read() as conn:
+            page = job_history(
+                conn,
+                job_id=state.get("job_id"),  # type: ignore[arg-type]  # validated by the data layer
+                page_size=min(HISTORY_PAGE_SIZE, settings.max_page_size),
+                max_page_size=settings.max_page_size,
+                cursor=cursor,
+            )
+    except (ValidationError, NotFound) as exc:
+        errors = exc.errors if isinstance(exc, ValidationError) else []
+        detail = None if errors else "This job no longer exists."
+        alert = error_state("This history page is not available", errors=errors, detail=detail)
+        return {
+            **out,
+            "rows": [html.Tr(html.Td(alert, colSpan=3, className="p-0 border-0"))],
+            "state": state,
+            "caption": "",
+        }
+    except SQLAlchemyError:
+        log.exception("job history query failed")
+        alert = error_state("The database did not answer", detail="Try again in a moment.")
+        return {
+            **out,
+            "rows": [html.Tr(html.Td(alert, colSpan=3, className="p-0 border-0"))],
+            "state": state,
+            "caption": "",
+        }
+    rows = build_history_rows(page.results) or [
+        html.Tr(
+            html.Td(empty_state("No events", "This job has no history."), colSpan=3, className="border-0")
+        )
+    ]
+    return {
+        "rows": rows,
+        "state": {"job_id": state.get("job_id"), "next": page.next_cursor, "previous": page.previous_cursor},
+        "caption": f"{len(page.results)} event{'s' if len(page.results) != 1 else ''} on this page",
+        "newest_disabled": cursor is None,
+        "newer_disabled": page.previous_cursor is None,
+        "older_disabled": page.next_cursor is None,
+    }
+
+
+@callback(
+    output={
+        "rows": Output("job-history-rows", "children"),
+        "state": Output("job-history-state", "data"),
+        "caption": Output("job-history-caption", "children"),
+        "newest_disabled": Output("job-history-newest", "disabled"),
+        "newer_disabled": Output("job-history-newer", "disabled"),
+        "older_disabled": Output("job-history-older", "disabled"),
+    },
+    inputs={
+        "clicks": [
+            Input("job-history-newest", "n_clicks"),
+            Input("job-history-newer", "n_clicks"),
+            Input("job-history-older", "n_clicks"),
+        ]
+    },
+    state={"state": State("job-history-state", "data")},
+)
+def on_history_page(clicks: object, state: object) -> dict[str, Any]:
+    """Show the newest history page, or the one a paging button asks for."""
+    return history_page(ctx.triggered_id, state)

@@ -1,0 +1,288 @@
+"""``/``: totals per status, jobs created over time by status, the status mix and the latest failures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+import dash
+import dash_bootstrap_components as dbc
+from dash import Input, Output, callback, dcc, html
+from sqlalchemy.exc import SQLAlchemyError
+
+from dashboard.components import (
+    describe_total,
+    empty_state,
+    error_state,
+    format_duration,
+    format_timestamp,
+    stat_card,
+    status_label,
+)
+from dashboard.database import get_database
+from dashboard.figures import GRAPH_CONFIG, created_over_time_figure, empty_figure, status_distribution_figure
+from db.errors import ValidationError
+from db.models import STATUSES
+from db.queries import JobFilter, Totals, created_timeseries, list_jobs, status_totals
+
+dash.register_page(__name__, path="/", title="Overview · JobDash", name="Overview", order=0)
+log = logging.getLogger(__name__)
+
+FAILURES_SHOWN = 10
+
+
+class TimeRange(NamedTuple):
+    """A choice of the range selector: how far back, and the bucket that gives a readable chart."""
+
+    label: str
+    span: dt.timedelta
+    bucket: str
+
+
+RANGES: dict[str, TimeRange] = {
+    "24h": TimeRange("24 hours", dt.timedelta(hours=24), "hour"),
+    "7d": TimeRange("7 days", dt.timedelta(days=7), "hour"),
+    "30d": TimeRange("30 days", dt.timedelta(days=30), "day"),
+    "90d": TimeRange("90 days", dt.timedelta(days=90), "day"),
+    "1y": TimeRange("1 year", dt.timedelta(days=365), "day"),
+}
+DEFAULT_RANGE = "30d"
+
+
+def time_window(range_key: object, *, now: dt.datetime) -> tuple[dt.datetime, dt.datetime, str]:
+    """``(since, until, bucket)`` for a range choice, aligned to whole buckets and ending after ``now``."""
+    if not isinstance(range_key, str) or range_key not in RANGES:
+        raise ValidationError.single("range", f"must be one of {', '.join(RANGES)}")
+    choice = RANGES[range_key]
+    now = now.astimezone(dt.UTC)
+    if choice.bucket == "hour":
+        floor = now.replace(minute=0, second=0, microsecond=0)
+        until = floor + dt.timedelta(hours=1)
+    else:
+        floor = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        until = floor + dt.timedelta(days=1)
+    return until - choice.span, until, choice.bucket
+
+
+def counts_by_status(series: Iterable[Mapping[str, Any]]) -> dict[str, int]:
+    """Jobs per status summed over a created-over-time series."""
+    counts = dict.fromkeys(STATUSES, 0)
+    for row in series:
+        counts[row["status"]] = counts.get(row["status"], 0) + int(row["count"])
+    return counts
+
+
+def build_kpis(in_range: Mapping[str, int], totals: Totals) -> dbc.Row:
+    """One card for everything created in the range, one per status; all-time totals underneath."""
+    cards = [
+        stat_card(
+            "All jobs",
+            f"{sum(in_range.values()):,}",
+            caption=f"{describe_total(totals.total, exact=totals.exact)} all time",
+        )
+    ]
+    for status in STATUSES:
+        cards.append(
+            stat_card(
+                status_label(status),
+                f"{in_range.get(status, 0):,}",
+                caption=f"{describe_total(totals.by_status.get(status, 0), exact=totals.exact)} all time",
+                status=status,
+            )
+        )
+    return dbc.Row([dbc.Col(card, xs=6, md=4, xl=2) for card in cards], className="g-3")
+
+
+def build_failures(rows: Iterable[Mapping[str, Any]], *, now: dt.datetime) -> html.Div:
+    """The latest failures, each linking to its job (names are shown as text, never as HTML)."""
+    items = [
+        html.Tr(
+            [
+                html.Td(
+                    [
+                        dcc.Link(
+                            row["name"], href=f"/jobs/{int(row['id'])}", className="job-link stretched-link"
+                        ),
+                        html.Span(
+                            f"#{int(row['id'])}", className="text-body-secondary font-monospace small ms-2"
+                        ),
+                    ],
+                    className="name-cell",
+                ),
+                html.Td(
+                    f"failed {format_duration(now - row['updated_at'])} ago",
+                    title=f"{format_timestamp(row['updated_at'])} UTC",
+                    className="time-cell text-end",
+                ),
+            ],
+            className="failure-row",
+        )
+        for row in rows
+    ]
+    if not items:
+        return empty_state("No failures", "No job created in this period has failed.", icon="bi-emoji-smile")
+    return html.Div(
+        html.Table(html.Tbody(items), className="table table-hover align-middle mb-0 failures-table"),
+        className="table-responsive",
+    )
+
+
+def layout(**_query: object) -> html.Div:
+    """The overview; its callback fills it for the chosen range."""
+    range_picker = dbc.RadioItems(
+        id="overview-range",
+        options=[{"label": key, "value": key} for key in RANGES],
+        value=DEFAULT_RANGE,
+        inline=True,
+        className="btn-group segmented",
+        input_class_name="btn-check",
+        label_class_name="btn btn-outline-secondary btn-sm",
+        label_checked_class_name="active",
+        persistence=True,
+        persistence_type="session",
+    )
+    header = html.Div(
+        [
+            html.Div(
+                [
+                    html.H1("Overview", className="page-title"),
+                    html.Div(id="overview-as-of", className="text-body-secondary small"),
+                ]
+            ),
+            html.Div(
+                [
+                    range_picker,
+                    dbc.Button(
+                        html.I(className="bi bi-arrow-clockwise"),
+                        id="overview-refresh",
+                        color="secondary",
+                        outline=True,
+                        size="sm",
+                        title="Refresh",
+                        className="ms-2",
+                    ),
+                ],
+                className="d-flex align-items-center",
+            ),
+        ],
+        className="d-flex flex-wrap justify-content-between align-items-end gap-3 mb-4",
+    )
+    charts = dbc.Row(
+        [
+            dbc.Col(
+                dbc.Card(
+                    [
+                        dbc.CardHeader("Jobs created, by current status"),
+                        dbc.CardBody(
+                            dcc.Graph(
+                                id="overview-created", config=GRAPH_CONFIG, figure=empty_figure("Loading…")
+                            )
+                        ),
+                    ],
+                    className="h-100 shadow-sm",
+                ),
+                lg=8,
+            ),
+            dbc.Col(
+                dbc.Card(
+                    [
+                        dbc.CardHeader("Status mix"),
+                        dbc.CardBody(
+                            dcc.Graph(
+                                id="overview-distribution",
+                                config=GRAPH_CONFIG,
+                                figure=empty_figure("Loading…"),
+                            )
+                        ),
+                    ],
+                    className="h-100 shadow-sm",
+                ),
+                lg=4,
+            ),
+        ],
+        className="g-3 mb-4",
+    )
+    failures = dbc.Card(
+        [
+            dbc.CardHeader(
+                [
+                    html.Span("Most recent failures"),
+                    dcc.Link(
+                        ["All failures ", html.I(className="bi bi-arrow-right")],
+                        href="/jobs?status=FAILED&ordering=-updated_at",
+                        className="small",
+                        id="overview-all-failures",
+                    ),
+                ],
+                className="d-flex justify-content-between align-items-center",
+            ),
+            dbc.CardBody(id="overview-failures", className="p-0"),
+        ],
+        className="shadow-sm",
+    )
+    return html.Div(
+        [
+            header,
+            html.Div(id="overview-error"),
+            dcc.Loading(
+                html.Div(id="overview-kpis", className="mb-4"),
+                type="dot",
+                delay_show=300,
+                overlay_style={"visibility": "visible", "opacity": 0.5},
+            ),
+            charts,
+            failures,
+        ],
+        id="overview-page",
+    )
+
+
+@callback(
+    Output("overview-kpis", "children"),
+    Output("overview-created", "figure"),
+    Output("overview-distribution", "figure"),
+    Output("overview-failures", "children"),
+    Output("overview-as-of", "children"),
+    Output("overview-error", "children"),
+    Input("overview-range", "value"),
+    Input("overview-refresh", "n_clicks"),
+)
+def update_overview(range_key: object, _refresh: object) -> tuple[Any, ...]:
+    """Read the range's series, the totals and the latest failures, and draw them."""
+    now = dt.datetime.now(dt.UTC)
+    unavailable = empty_figure("No data")
+    try:
+        since, until, bucket = time_window(range_key, now=now)
+        with get_database().read() as conn:
+            series = created_timeseries(conn, bucket=bucket, since=since, until=until)
+            totals = status_totals(conn)
+            failures = list_jobs(
+                conn,
+                filters=JobFilter.build(statuses=["FAILED"], created_after=since),
+                ordering="-updated_at",
+                page_size=FAILURES_SHOWN,
+            )
+    except ValidationError as exc:
+        alert = error_state("That time range is not available", errors=exc.errors, reset_href="/")
+        return None, unavailable, unavailable, None, "", alert
+    except SQLAlchemyError:
+        log.exception("overview query failed")
+        alert = error_state(
+            "The database did not answer",
+            detail="Try again in a moment.",
+            reset_href="/",
+            reset_label="Retry",
+        )
+        return None, unavailable, unavailable, None, "", alert
+    in_range = counts_by_status(series)
+    label = RANGES[str(range_key)].label
+    return (
+        build_kpis(in_range, totals),
+        created_over_time_figure(series, bucket=bucket, since=since, until=until),
+        status_distribution_figure(in_range),
+        build_failures(failures.results, now=now),
+        f"Jobs created in the last {label}, by {bucket} (UTC) · as of {now:%H:%M:%S} UTC",
+        None,
+    )

@@ -1,0 +1,231 @@
+"""The /jobs callback, called directly and through /_dash-update-component, with good and hostile input."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from types import ModuleType
+from typing import Any
+
+import pytest
+from dash import no_update
+
+from tests.conftest import T0
+from tests.dashboard.dash_requests import post_callback
+
+CONTROLS = {"statuses": [], "q": "", "created_after": "", "created_before": "", "page_size": "50"}
+
+
+@pytest.fixture
+def page(app: Any) -> ModuleType:
+    """The jobs page module as the app loaded it."""
+    return importlib.import_module("dashboard.pages.jobs")
+
+
+def text(value: object) -> str:
+    return json.dumps(
+        value,
+        ensure_ascii=False,
+        default=lambda c: c.to_plotly_json() if hasattr(c, "to_plotly_json") else str(c),
+    )
+
+
+def job_ids(rows: list[Any]) -> list[int]:
+    return [int(row.to_plotly_json()["props"]["data-job-id"]) for row in rows if "job-row" in row.className]
+
+
+def test_rows_show_names_as_text_and_link_by_id(page: ModuleType) -> None:
+    rows = page.build_job_rows(
+        [
+            {
+                "id": 7,
+                "name": "<script>alert(1)</script>",
+                "status": "FAILED",
+                "created_at": T0,
+                "updated_at": T0,
+            },
+            {"id": 8, "name": "javascript:alert(1)", "status": "RUNNING", "created_at": T0, "updated_at": T0},
+        ]
+    )
+    first_link = rows[0].children[1].children
+    assert first_link.children == "<script>alert(1)</script>"  # a plain string child: React escapes it
+    assert first_link.href == "/jobs/7"
+    assert rows[1].children[1].children.href == "/jobs/8"  # the name never becomes a URL
+    assert "Failed" in text(rows[0])
+
+
+def test_sort_labels_mark_the_active_column(page: ModuleType) -> None:
+    labels = page.build_sort_labels("name")
+    assert "bi-sort-up" in text(labels["name"]) and "bi-sort-up" not in text(labels["created"])
+    assert "bi-sort-down" in text(page.build_sort_labels("-updated_at")["updated"])
+
+
+def test_url_view_renders_one_page_and_shows_the_filters(
+    app: Any, page: ModuleType, job_factory: Any
+) -> None:
+    for index in range(5):
+        job_factory(name=f"etl-{index}", status="FAILED" if index % 2 else "COMPLETED")
+    with app.server.test_request_context():
+        out = page.update_view("jobs-url", search="?status=FAILED&page_size=1", controls=CONTROLS)
+    assert out["statuses"] == ["FAILED"] and out["page_size"] == "1"
+    assert out["search"] is no_update  # the URL is what we just read
+    assert len(job_ids(out["rows"])) == 1
+    assert out["count"] == "2 jobs"
+    assert out["next_disabled"] is False and out["prev_disabled"] is True and out["first_disabled"] is True
+
+
+def test_a_control_change_writes_the_url_and_starts_at_page_one(
+    app: Any, page: ModuleType, job_factory: Any
+) -> None:
+    job_factory(name="alpha", status="RUNNING")
+    job_factory(name="beta", status="FAILED")
+    controls = {**CONTROLS, "statuses": ["RUNNING"], "q": "alp"}
+    with app.server.test_request_context():
+        out = page.update_view("jobs-status", search="?ordering=name&cursor=stale", controls=controls)
+    assert out["search"] == "?status=RUNNING&q=alp&ordering=name"
+    assert out["statuses"] is no_update  # never overwrite what the user is editing
+    assert "alpha" in text(out["rows"]) and "beta" not in text(out["rows"])
+
+
+def test_paging_forward_and_back_uses_the_keyset_cursors(
+    app: Any, page: ModuleType, job_factory: Any
+) -> None:
+    for _ in range(5):
+        job_factory()
+    with app.server.test_request_context():
+        first = page.update_view("jobs-url", search="?page_size=2", controls=CONTROLS)
+        second = page.update_view("jobs-next", search="?page_size=2", controls=CONTROLS, pager=first["pager"])
+        assert "cursor=" in second["search"]
+        back = page.update_view(
+            "jobs-prev", search=second["search"], controls=CONTROLS, pager=second["pager"]
+        )
+    assert job_ids(first["rows"]) == [5, 4]
+    assert job_ids(second["rows"]) == [3, 2]
+    assert job_ids(back["rows"]) == [5, 4]
+    assert second["first_disabled"] is False
+
+
+def test_sorting_by_a_header(app: Any, page: ModuleType, job_factory: Any) -> None:
+    for name in ("b", "c", "a"):
+        job_factory(name=name)
+    with app.server.test_request_context():
+        out = page.update_view("jobs-sort-name", search="", controls=CONTROLS)
+    assert out["search"] == "?ordering=name"
+    assert job_ids(out["rows"]) == [3, 1, 2]
+
+
+def test_empty_result_is_a_designed_state(app: Any, page: ModuleType) -> None:
+    with app.server.test_request_context():
+        out = page.update_view("jobs-url", search="?q=nothing-matches", controls=CONTROLS)
+    assert '"data-state": "empty"' in text(out["rows"]) and out["count"] == "0 jobs"
+
+
+@pytest.mark.parametrize(
+    "search",
+    [
+        "?status=BOGUS",
+        "?page_size=100000",
+        "?ordering=id%3B%20DROP%20TABLE%20job",
+        "?cursor=not-a-cursor",
+        "?created_after=2026-02-01T00:00:00%2B00:00&created_before=2026-01-01T00:00:00%2B00:00",
+        "?unknown=1",
+    ],
+)
+def test_bad_urls_get_a_message_in_the_page(app: Any, page: ModuleType, search: str) -> None:
+    with app.server.test_request_context():
+        out = page.update_view("jobs-url", search=search, controls=CONTROLS)
+    assert '"data-state": "error"' in text(out["rows"])
+    assert out["pager"] is None and out["next_disabled"] is True
+
+
+@pytest.mark.parametrize(
+    ("trigger", "controls", "pager", "jump"),
+    [
+        ("jobs-q", {**CONTROLS, "q": "x" * 101}, None, None),
+        ("jobs-status", {**CONTROLS, "statuses": ["NOPE"]}, None, None),
+        ("jobs-page-size", {**CONTROLS, "page_size": "-1"}, None, None),
+        ("jobs-created-after", {**CONTROLS, "created_after": "2026-99-99T00:00"}, None, None),
+        ("jobs-next", CONTROLS, {"next": 12345}, None),
+        ("jobs-next", CONTROLS, "garbage", None),
+        ("jobs-jump", CONTROLS, None, "not a date"),
+        ("evil-component", CONTROLS, None, None),
+    ],
+)
+def test_bad_control_values_get_a_message_and_leave_the_url(
+    app: Any, page: ModuleType, trigger: str, controls: dict[str, Any], pager: Any, jump: Any
+) -> None:
+    with app.server.test_request_context():
+        out = page.update_view(trigger, search="", controls=controls, pager=pager, jump_date=jump)
+    assert out["search"] is no_update and out["rows"] is no_update
+    assert "Some filters are not valid" in text(out["filter_error"])
+
+
+def test_a_forged_cursor_posted_for_next_is_refused_in_the_page(app: Any, page: ModuleType) -> None:
+    with app.server.test_request_context():
+        out = page.update_view("jobs-next", search="", controls=CONTROLS, pager={"next": "eyJ4Ijox"})
+    assert "no longer valid" in text(out["rows"])
+
+
+def test_the_callback_ignores_other_pages_and_unset_urls(client: Any) -> None:
+    response = post_callback(
+        client, "jobs-rows.children", {"jobs-url.search": "", "jobs-url.pathname": "/jobs/5"}, triggered=[]
+    )
+    assert response.status_code == 204  # PreventUpdate
+
+
+@pytest.mark.parametrize(
+    ("values", "triggered"),
+    [
+        ({"jobs-url.search": {"$ne": None}}, ["jobs-url.search"]),
+        ({"jobs-url.search": "?page_size=999999999"}, ["jobs-url.search"]),
+        ({"jobs-url.search": "", "jobs-q.value": ["a"] * 1000}, ["jobs-q.value"]),
+        ({"jobs-url.search": "", "jobs-status.value": "FAILED' OR 1=1 --"}, ["jobs-status.value"]),
+        ({"jobs-url.search": "", "jobs-page-size.value": "1e9"}, ["jobs-page-size.value"]),
+        ({"jobs-url.search": "", "jobs-pager.data": {"next": "x" * 5000}}, ["jobs-next.n_clicks"]),
+    ],
+)
+def test_hostile_posts_get_a_message_never_a_traceback(
+    client: Any, values: dict[str, Any], triggered: list[str]
+) -> None:
+    values = {"jobs-url.pathname": "/jobs", **values}
+    response = post_callback(client, "jobs-rows.children", values, triggered=triggered)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200, body
+    assert "Traceback" not in body
+    assert "not valid" in body or "cannot use" in body
+
+
+def test_auto_refresh_is_off_unless_switched_on(page: ModuleType) -> None:
+    assert page.toggle_auto_refresh(None) is True
+    assert page.toggle_auto_refresh(False) is True
+    assert page.toggle_auto_refresh("yes") is True
+    assert page.toggle_auto_refresh(True) is False
+
+
+def test_layout_shows_the_url_filters_and_survives_a_bad_url(app: Any, page: ModuleType) -> None:
+    with app.server.test_request_context():
+        good = text(page.layout(status="FAILED", q="etl"))
+        bad = text(page.layout(status="BOGUS", page_size=["1", "2"]))
+    assert '"value": ["FAILED"]' in good and '"value": "etl"' in good
+    assert "jobs-rows" in bad  # the callback then explains what is wrong with the URL
+
+
+def test_a_refresh_tick_rereads_the_page_but_leaves_the_controls(
+    app: Any, page: ModuleType, job_factory: Any
+) -> None:
+    job_factory(status="FAILED")
+    with app.server.test_request_context():
+        out = page.update_view(
+            "jobs-interval", search="?status=FAILED", controls={**CONTROLS, "q": "being typ"}
+        )
+    assert out["q"] is no_update and out["statuses"] is no_update and out["search"] is no_update
+    assert out["count"] == "1 job"
+
+
+def test_jumping_to_a_date_filters_the_created_range_and_shows_it(app: Any, page: ModuleType) -> None:
+    with app.server.test_request_context():
+        out = page.update_view(
+            "jobs-jump", search="?ordering=name", controls=CONTROLS, jump_date="2026-01-05"
+        )
+    assert out["search"] == "?created_before=2026-01-06T00:00:00+00:00".replace("+", "%2B")
+    assert out["created_before"] == "2026-01-06T00:00:00" and out["created_after"] == ""
