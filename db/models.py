@@ -69,6 +69,12 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         utc: dt.datetime = value.astimezone(dt.UTC)
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
 
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        """None on PostgreSQL: psycopg already returns aware datetimes, in UTC (the session zone)."""
+        if dialect.name == "postgresql":
+            return None
+        return super().result_processor(dialect, coltype)
+
     def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -21,7 +22,13 @@ DEFAULT_ORDERING = "-created_at"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 # A filtered count stops here: below it the count is exact, above it an estimate or a lower bound.
+# SQLite has no planner estimates to fall back on, and the embedded database is small: count further.
 COUNT_CAP = 1000
+SQLITE_COUNT_CAP = 100_000
+# Planner estimates are remembered this long (per process): they only change with ANALYZE anyway.
+ESTIMATE_TTL_S = 30.0
+# A count whose estimate is this many times the cap is not counted at all: "about N" is all it can say.
+SKIP_COUNT_FACTOR = 10
 # Below this many jobs (by the planner's estimate) exact per-status totals are cheap enough to compute.
 EXACT_TOTALS_LIMIT = 100_000
 MAX_BUCKETS = 1000
@@ -232,27 +239,50 @@ def list_jobs(
     )
 
 
+_estimates: dict[tuple[str, str, str], tuple[float, int]] = {}
+
+
 def _planner_estimate(conn: Connection, stmt: Select[Any]) -> int:
-    """PostgreSQL's own row estimate for ``stmt``: no rows are read."""
+    """PostgreSQL's own row estimate for ``stmt`` (no rows are read), remembered for ESTIMATE_TTL_S."""
     compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
     sql = "EXPLAIN (FORMAT JSON) " + str(compiled)
-    plan = conn.exec_driver_sql(sql, compiled.construct_params()).scalar_one()
+    params = compiled.construct_params()
+    key = (str(conn.engine.url), sql, repr(sorted(params.items())))
+    now = time.monotonic()
+    remembered = _estimates.get(key)
+    if remembered is not None and now - remembered[0] < ESTIMATE_TTL_S:
+        return remembered[1]
+    plan = conn.exec_driver_sql(sql, params).scalar_one()
     if isinstance(plan, str):
         plan = json.loads(plan)
-    return int(plan[0]["Plan"]["Plan Rows"])
+    estimate = int(plan[0]["Plan"]["Plan Rows"])
+    if len(_estimates) > 4096:  # bounded: distinct filters are many, hot ones few
+        _estimates.clear()
+    _estimates[key] = (now, estimate)
+    return estimate
 
 
-def count_jobs(conn: Connection, *, filters: JobFilter = JobFilter(), cap: int = COUNT_CAP) -> Count:
-    """How many jobs match: exact up to ``cap`` (a bounded index scan), else estimated or bounded below."""
+def count_jobs(conn: Connection, *, filters: JobFilter = JobFilter(), cap: int | None = None) -> Count:
+    """How many jobs match: exact up to ``cap`` (a bounded index scan), else estimated or bounded below.
+
+    On PostgreSQL a filter the planner puts far above the cap is not counted at all (its estimate is
+    the answer); a name search is always counted up to the cap first, since its estimates are rough.
+    """
+    postgres = conn.dialect.name == "postgresql"
+    cap = cap if cap is not None else COUNT_CAP if postgres else SQLITE_COUNT_CAP
     conds = filters.conditions()
     status_cond = filters.status_condition()
     if status_cond is not None:
         conds.append(status_cond)
     matching = select(literal(1)).select_from(job_table).where(*conds)
+    if postgres and not filters.q:
+        estimate = _planner_estimate(conn, matching)
+        if estimate > cap * SKIP_COUNT_FACTOR:
+            return Count(estimate, "estimate")
     capped = conn.execute(select(func.count()).select_from(matching.limit(cap + 1).subquery())).scalar_one()
     if capped <= cap:
         return Count(capped, "exact")
-    if conn.dialect.name == "postgresql":
+    if postgres:
         return Count(max(_planner_estimate(conn, matching), cap + 1), "estimate")
     return Count(cap, "at_least")
 
@@ -260,9 +290,7 @@ def count_jobs(conn: Connection, *, filters: JobFilter = JobFilter(), cap: int =
 def status_totals(conn: Connection) -> Totals:
     """Jobs per current status: exact on small tables, the planner's estimates on large ones."""
     if conn.dialect.name == "postgresql":
-        estimated_rows = conn.exec_driver_sql(
-            "SELECT reltuples::bigint FROM pg_class WHERE oid = 'job'::regclass"
-        ).scalar_one()
+        estimated_rows = _planner_estimate(conn, select(literal(1)).select_from(job_table))
         if estimated_rows >= EXACT_TOTALS_LIMIT:
             by_status = {
                 s: _planner_estimate(conn, select(literal(1)).where(job_table.c.current_status_type == s))

@@ -71,7 +71,8 @@ def generate(
             if position:
                 mean = 30 if status == Status.RUNNING and statuses[position - 1] == Status.PENDING else 600
                 at = min(at + dt.timedelta(seconds=rnd.expovariate(1 / mean)), now)
-            events.append((event_id, job_id, status, at, _message(rnd, status, position)))
+            message = _message(rnd, status, position, len(statuses))
+            events.append((event_id, job_id, status, at, message))
             event_id += 1
         yield (job_id, f"{family}-{job_id}", created, at, statuses[-1]), events
 
@@ -94,13 +95,15 @@ def _status_path(rnd: random.Random, length: int, *, in_progress: bool) -> list[
     return [str(s) for s in path]
 
 
-def _message(rnd: random.Random, status: str, position: int) -> str | None:
+def _message(rnd: random.Random, status: str, position: int, length: int) -> str | None:
     if status == Status.FAILED:
         return rnd.choice(FAILURE_REASONS)
     if status == Status.RUNNING:
         if position == 1:
             return f"started on worker-{rnd.randrange(1, 33)}"
-        return f"progress {rnd.randrange(5, 96)}%"
+        # Progress grows along the history: each report is a step further than the last.
+        share = position / max(length - 1, 1)
+        return f"progress {min(99, int(100 * share) + rnd.randrange(0, 5))}%"
     if status == Status.PENDING and position:
         return "retrying"
     return None
