@@ -136,6 +136,20 @@ def empty_state(title: str, detail: str, *, icon: str = "bi-inbox", action: obje
     return html.Div(children, className="page-state text-center py-5", **{"data-state": "empty"})
 
 
+def pager(*, first: tuple[str, str], back: tuple[str, str], forward: tuple[str, str]) -> dbc.ButtonGroup:
+    """First / back / forward buttons for keyset paging, each given as (component id, label); all disabled
+    until a page has loaded and says where it can go."""
+    icons = {"first": "bi-chevron-bar-left", "back": "bi-chevron-left", "forward": "bi-chevron-right"}
+    buttons = []
+    for role, (component_id, label) in {"first": first, "back": back, "forward": forward}.items():
+        icon = html.I(className=f"bi {icons[role]} " + ("ms-1" if role == "forward" else "me-1"))
+        content = [label, icon] if role == "forward" else [icon, label]
+        buttons.append(
+            dbc.Button(content, id=component_id, color="secondary", outline=True, size="sm", disabled=True)
+        )
+    return dbc.ButtonGroup(buttons)
+
+
 def stat_card(title: str, value: str, *, caption: str = "", status: str | None = None) -> dbc.Card:
     """A KPI card: a small title (with the status colour when it is about one status) and a big value."""
     header: list[object] = [status_dot(status)] if status else []

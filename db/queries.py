@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -68,21 +68,12 @@ class JobFilter:
         created_before: object = None,
     ) -> JobFilter:
         """Validate raw filter values; raise ValidationError naming each bad field."""
-        errors = []
-        values: dict[str, Any] = {}
-        checks: dict[str, Callable[[], Any]] = {
-            "statuses": lambda: validation.statuses(statuses),
-            "q": lambda: validation.search_text(q),
-            "created_after": lambda: validation.optional_timestamp(created_after, "created_after"),
-            "created_before": lambda: validation.optional_timestamp(created_before, "created_before"),
-        }
-        for name, check in checks.items():
-            try:
-                values[name] = check()
-            except ValidationError as exc:
-                errors.extend(exc.errors)
-        if errors:
-            raise ValidationError(errors)
+        values = validation.collect(
+            statuses=lambda: validation.statuses(statuses),
+            q=lambda: validation.search_text(q),
+            created_after=lambda: validation.optional_timestamp(created_after, "created_after"),
+            created_before=lambda: validation.optional_timestamp(created_before, "created_before"),
+        )
         built = cls(**values)
         if built.created_after and built.created_before and built.created_after >= built.created_before:
             raise ValidationError.single("created_before", "must be later than created_after")

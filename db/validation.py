@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from db.errors import ValidationError
 from db.models import MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH, STATUSES
 
 Q_MAX_LENGTH = 100
+
+
+def collect(**checks: Callable[[], Any]) -> dict[str, Any]:
+    """Run each zero-argument check; raise one ValidationError listing every failure, else the values."""
+    values, errors = {}, []
+    for name, check in checks.items():
+        try:
+            values[name] = check()
+        except ValidationError as exc:
+            errors.extend(exc.errors)
+    if errors:
+        raise ValidationError(errors)
+    return values
 
 
 def status(value: object, field: str = "status") -> str:

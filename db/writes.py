@@ -14,25 +14,12 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from db import validation
-from db.errors import NotFound, ValidationError
+from db.errors import NotFound
 from db.models import Status, job_status_table, job_table
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-def _collect(**checks: Any) -> dict[str, Any]:
-    """Run each zero-argument check; raise one ValidationError listing every failure."""
-    values, errors = {}, []
-    for name, check in checks.items():
-        try:
-            values[name] = check()
-        except ValidationError as exc:
-            errors.extend(exc.errors)
-    if errors:
-        raise ValidationError(errors)
-    return values
 
 
 def create_job(
@@ -44,7 +31,7 @@ def create_job(
     message: object = None,
 ) -> dict[str, Any]:
     """Insert a job and its first event (same timestamp) in the caller's transaction; return the job."""
-    values = _collect(
+    values = validation.collect(
         name=lambda: validation.name(name),
         status=lambda: validation.status(status),
         timestamp=lambda: _now() if timestamp is None else validation.timestamp(timestamp),
@@ -74,7 +61,7 @@ def append_status(
     conn: Connection, *, job_id: int, status: object, timestamp: object = None, message: object = None
 ) -> dict[str, Any]:
     """Append an event; move the job's current status only if the event is now the newest."""
-    values = _collect(
+    values = validation.collect(
         job_id=lambda: validation.job_id(job_id),
         status=lambda: validation.status(status),
         timestamp=lambda: _now() if timestamp is None else validation.timestamp(timestamp),

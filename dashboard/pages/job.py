@@ -18,6 +18,7 @@ from dashboard.components import (
     error_state,
     format_duration,
     format_timestamp,
+    pager,
     status_badge,
 )
 from dashboard.database import get_database, get_settings
@@ -263,33 +264,10 @@ def layout(job_id: object = None, **_query: object) -> html.Div:
                 className="p-0",
             ),
             dbc.CardFooter(
-                dbc.ButtonGroup(
-                    [
-                        dbc.Button(
-                            [html.I(className="bi bi-chevron-bar-left me-1"), "Newest"],
-                            id="job-history-newest",
-                            color="secondary",
-                            outline=True,
-                            size="sm",
-                            disabled=True,
-                        ),
-                        dbc.Button(
-                            [html.I(className="bi bi-chevron-left me-1"), "Newer"],
-                            id="job-history-newer",
-                            color="secondary",
-                            outline=True,
-                            size="sm",
-                            disabled=True,
-                        ),
-                        dbc.Button(
-                            ["Older", html.I(className="bi bi-chevron-right ms-1")],
-                            id="job-history-older",
-                            color="secondary",
-                            outline=True,
-                            size="sm",
-                            disabled=True,
-                        ),
-                    ]
+                pager(
+                    first=("job-history-newest", "Newest"),
+                    back=("job-history-newer", "Newer"),
+                    forward=("job-history-older", "Older"),
                 ),
                 className="d-flex justify-content-end",
             ),

@@ -23,6 +23,7 @@ from dashboard.components import (
     empty_state,
     error_state,
     format_timestamp,
+    pager,
     status_badge,
     status_options,
 )
@@ -227,7 +228,7 @@ def layout(**query: object) -> html.Div:
         overlay_style={"visibility": "visible", "opacity": 0.45},
         custom_spinner=dbc.Spinner(color="primary"),
     )
-    pager = html.Div(
+    footer = html.Div(
         [
             html.Div(
                 [
@@ -255,33 +256,8 @@ def layout(**query: object) -> html.Div:
                 ],
                 className="d-flex flex-wrap gap-2 align-items-center",
             ),
-            dbc.ButtonGroup(
-                [
-                    dbc.Button(
-                        [html.I(className="bi bi-chevron-bar-left me-1"), "First"],
-                        id="jobs-first",
-                        color="secondary",
-                        outline=True,
-                        size="sm",
-                        disabled=True,
-                    ),
-                    dbc.Button(
-                        [html.I(className="bi bi-chevron-left me-1"), "Previous"],
-                        id="jobs-prev",
-                        color="secondary",
-                        outline=True,
-                        size="sm",
-                        disabled=True,
-                    ),
-                    dbc.Button(
-                        ["Next", html.I(className="bi bi-chevron-right ms-1")],
-                        id="jobs-next",
-                        color="secondary",
-                        outline=True,
-                        size="sm",
-                        disabled=True,
-                    ),
-                ],
+            pager(
+                first=("jobs-first", "First"), back=("jobs-prev", "Previous"), forward=("jobs-next", "Next")
             ),
         ],
         className="d-flex flex-wrap justify-content-between align-items-center gap-2",
@@ -309,7 +285,7 @@ def layout(**query: object) -> html.Div:
             filters,
             html.Div(id="jobs-filter-error", className="mb-3"),
             dbc.Card(
-                [dbc.CardBody(table, className="p-0"), dbc.CardFooter(pager)],
+                [dbc.CardBody(table, className="p-0"), dbc.CardFooter(footer)],
                 className="shadow-sm",
             ),
         ],
