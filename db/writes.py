@@ -11,11 +11,32 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, text, update
 
 from db import validation
 from db.errors import NotFound
 from db.models import Status, job_status_table, job_table
+
+# PostgreSQL does lock, read, append and (when newer) move the current status in one statement, one
+# round trip: `cur` locks the job row and reads its time (the newest committed one, after any wait);
+# the event is inserted only if the job exists, after the lock, so event ids follow lock order; the job
+# moves only if the event is strictly newer. A tie on time is settled afterwards, as on SQLite.
+_APPEND_POSTGRES = text(
+    """
+    WITH cur AS (
+        SELECT job.id, job.updated_at FROM job WHERE job.id = :job_id FOR UPDATE
+    ), ins AS (
+        INSERT INTO job_status (job_id, status_type, timestamp, message)
+        SELECT cur.id, :status, :ts, :message FROM cur
+        RETURNING job_status.id
+    ), upd AS (
+        UPDATE job SET current_status_type = :status, updated_at = :ts
+        FROM cur WHERE job.id = cur.id AND cur.updated_at < :ts
+        RETURNING job.id
+    )
+    SELECT ins.id, cur.updated_at FROM ins, cur
+    """
+)
 
 
 def _now() -> dt.datetime:
@@ -67,19 +88,28 @@ def append_status(
         timestamp=lambda: _now() if timestamp is None else validation.timestamp(timestamp),
         message=lambda: validation.message(message),
     )
-    job_id, ts = values["job_id"], values["timestamp"]
-    # Lock first, then read: concurrent appenders to one job queue here, and each sees the others' commits.
-    current = conn.execute(
-        select(job_table.c.updated_at).where(job_table.c.id == job_id).with_for_update()
-    ).scalar_one_or_none()
-    if current is None:
-        raise NotFound("job", job_id)
-    event_id = conn.execute(
-        insert(job_status_table)
-        .values(job_id=job_id, status_type=values["status"], timestamp=ts, message=values["message"])
-        .returning(job_status_table.c.id)
-    ).scalar_one()
-    newest = ts > current
+    job_id, ts, new_status = values["job_id"], values["timestamp"], values["status"]
+    if conn.dialect.name == "postgresql":
+        row = conn.execute(
+            _APPEND_POSTGRES, {"job_id": job_id, "status": new_status, "ts": ts, "message": values["message"]}
+        ).first()
+        if row is None:
+            raise NotFound("job", job_id)
+        event_id, current = row
+    else:
+        # Lock first, then read: appenders to one job queue here, and each sees the others' commits.
+        current = conn.execute(
+            select(job_table.c.updated_at).where(job_table.c.id == job_id).with_for_update()
+        ).scalar_one_or_none()
+        if current is None:
+            raise NotFound("job", job_id)
+        event_id = conn.execute(
+            insert(job_status_table)
+            .values(job_id=job_id, status_type=new_status, timestamp=ts, message=values["message"])
+            .returning(job_status_table.c.id)
+        ).scalar_one()
+        if ts > current:
+            _set_current(conn, job_id, new_status, ts)
     if ts == current:
         # A tie on time goes to the greater id; ask the history index rather than assume id order.
         newest_id = conn.execute(
@@ -88,13 +118,8 @@ def append_status(
             .order_by(job_status_table.c.timestamp.desc(), job_status_table.c.id.desc())
             .limit(1)
         ).scalar_one()
-        newest = newest_id == event_id
-    if newest:
-        conn.execute(
-            update(job_table)
-            .where(job_table.c.id == job_id)
-            .values(current_status_type=values["status"], updated_at=ts)
-        )
+        if newest_id == event_id:
+            _set_current(conn, job_id, new_status, ts)
     return {
         "id": event_id,
         "job_id": job_id,
@@ -102,6 +127,12 @@ def append_status(
         "timestamp": ts,
         "message": values["message"],
     }
+
+
+def _set_current(conn: Connection, job_id: int, status: str, ts: dt.datetime) -> None:
+    conn.execute(
+        update(job_table).where(job_table.c.id == job_id).values(current_status_type=status, updated_at=ts)
+    )
 
 
 def delete_job(conn: Connection, *, job_id: int) -> None:

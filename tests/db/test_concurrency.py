@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import event, func, insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 
 from db import queries, writes
 from db.models import job_status_table, job_table
@@ -90,70 +90,55 @@ def backend_waits_on_a_lock(database, pid):
     return state == "Lock"
 
 
-def run_the_race(database, append):
-    """Step two sessions through the interleaving that breaks read-then-write, and report what happened.
-
-    Session A appends an OLDER event and is paused right after it has read the job row. Session B then
-    appends a NEWER event. Only when B has either committed or is stuck waiting on a lock is A resumed.
-    A correct writer makes B wait; a naive one lets B commit, and A then overwrites B's newer status.
-    """
-    job_id = make_job_now(database)
-    a_has_read, resume_a = threading.Event(), threading.Event()
-    b_pid, errors = [], []
-
-    def pause_after_reading_the_job(conn, cursor, statement, *args):
-        if statement.lstrip().upper().startswith("SELECT JOB.UPDATED_AT") and not a_has_read.is_set():
-            a_has_read.set()
-            resume_a.wait(timeout=10)
-
-    def session(name, status, at):
-        try:
-            with database.write() as conn:
-                if name == "A":
-                    event.listen(conn, "after_cursor_execute", pause_after_reading_the_job)
-                else:
-                    b_pid.append(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
-                append(conn, job_id, status, at)
-        except Exception as exc:  # surfaced by the caller's assertion
-            errors.append(exc)
-
-    session_a = threading.Thread(target=session, args=("A", "FAILED", T0 + H))
-    session_b = threading.Thread(target=session, args=("B", "RUNNING", T0 + 2 * H))
-    session_a.start()
-    assert a_has_read.wait(timeout=10)
-    session_b.start()
-    deadline = time.monotonic() + 10
-    while session_b.is_alive() and time.monotonic() < deadline:
-        if b_pid and backend_waits_on_a_lock(database, b_pid[0]):
-            break
-        time.sleep(0.005)
-    b_waited = session_b.is_alive()
-    resume_a.set()
-    session_a.join(timeout=10)
-    session_b.join(timeout=10)
-    assert errors == []
-    return job_id, b_waited
-
-
 def make_job_now(database):
     with database.write() as conn:
         return writes.create_job(conn, name="raced", timestamp=T0)["id"]
 
 
+def run_the_race(database, append):
+    """Step two sessions through the interleaving that loses an update, and return the job raced on.
+
+    Session B appends the NEWER event and holds its transaction open. Session A then appends an OLDER
+    event: it starts while B's write is uncommitted, so whatever A reads without a lock still shows the
+    job before B. Only once A is stuck waiting on B's row lock does B commit; then A finishes. A writer
+    that decides on what it read before the wait overwrites B's newer status with A's older one.
+    """
+    job_id = make_job_now(database)
+    a_pid, errors = [], []
+
+    def session_a():
+        try:
+            with database.write() as a:
+                a_pid.append(a.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+                append(a, job_id, "FAILED", T0 + H)
+        except Exception as exc:  # surfaced by the caller's assertion
+            errors.append(exc)
+
+    with database.write() as b:
+        append(b, job_id, "RUNNING", T0 + 2 * H)
+        thread = threading.Thread(target=session_a)
+        thread.start()
+        deadline = time.monotonic() + 10
+        while not (a_pid and backend_waits_on_a_lock(database, a_pid[0])):
+            assert time.monotonic() < deadline, "session A never waited for session B"
+            time.sleep(0.005)
+    thread.join(timeout=10)  # B has committed on leaving the block above
+    assert not thread.is_alive() and errors == []
+    return job_id
+
+
 @requires_postgres
 def test_the_naive_read_then_write_loses_the_race(database):
-    """The check can catch the race: with the naive writer, B commits and A overwrites it."""
-    job_id, b_waited = run_the_race(database, naive_append)
-    assert not b_waited
+    """The check can catch the race: the naive writer overwrites the newer status with its older one."""
+    job_id = run_the_race(database, naive_append)
     assert current_status(database, job_id) == ("FAILED", T0 + H)  # stale: the newest event is RUNNING
     assert [row[0] for row in invariant_violations(database)] == [job_id]
 
 
 @requires_postgres
 def test_append_status_wins_the_same_race(database):
-    """With ours, B waits on A's row lock, then decides on what A wrote: the newest event wins."""
-    job_id, b_waited = run_the_race(database, locked_append)
-    assert b_waited
+    """Ours reads the job only once it holds the row lock, so it sees B's commit: the newest event wins."""
+    job_id = run_the_race(database, locked_append)
     assert current_status(database, job_id) == ("RUNNING", T0 + 2 * H)
     assert invariant_violations(database) == []
 
