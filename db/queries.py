@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Select, func, literal, select, tuple_, union_all
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, literal, select, tuple_, union_all
 
 from db import cursor as cursors
 from db import validation
@@ -139,47 +140,76 @@ def _ordering(value: object) -> tuple[str, bool]:
     return text.lstrip("-"), text.startswith("-")
 
 
+def _order(key: Any, tiebreak: Any, descending: bool) -> list[Any]:
+    return [key.desc(), tiebreak.desc()] if descending else [key.asc(), tiebreak.asc()]
+
+
+def _after_cursor(key: Any, tiebreak: Any, descending: bool) -> ColumnElement[bool]:
+    """Rows past the cursor position, which is bound at execution (``cursor_key``, ``cursor_id``)."""
+    here = tuple_(bindparam("cursor_key", type_=key.type), bindparam("cursor_id", type_=tiebreak.type))
+    row = tuple_(key, tiebreak)
+    return row < here if descending else row > here
+
+
+# Building a statement costs more Python than running it: each distinct shape is built once per process
+# and executed with the cursor position as bound parameters (hot views repeat their filters).
+@functools.lru_cache(maxsize=1024)
+def _jobs_page_statement(
+    filters: JobFilter, key_name: str, split: bool, descending: bool, with_cursor: bool, limit: int
+) -> Select[Any]:
+    """The page query for ``filters``; with ``split``, one ordered branch per status, merged."""
+    key, tiebreak = job_table.c[key_name], job_table.c.id
+    where = filters.conditions()
+    if with_cursor:
+        where.append(_after_cursor(key, tiebreak, descending))
+    status_cond = filters.status_condition()
+    if status_cond is None or not split:
+        if status_cond is not None:
+            where.append(status_cond)
+        return select(*_JOB_COLUMNS).where(*where).order_by(*_order(key, tiebreak, descending)).limit(limit)
+    # Each branch is ordered and limited itself: that is what lets PostgreSQL plan a Merge Append.
+    union = union_all(
+        *(
+            select(*_JOB_COLUMNS)
+            .where(job_table.c.current_status_type == status, *where)
+            .order_by(*_order(key, tiebreak, descending))
+            .limit(limit)
+            for status in filters.statuses
+        )
+    ).subquery()
+    return select(union).order_by(*_order(union.c[key_name], union.c.id, descending)).limit(limit)
+
+
+@functools.lru_cache(maxsize=64)
+def _history_page_statement(descending: bool, with_cursor: bool, limit: int) -> Select[Any]:
+    """The page query of one job's events (``job_id`` bound at execution)."""
+    key, tiebreak = job_status_table.c.timestamp, job_status_table.c.id
+    where = [job_status_table.c.job_id == bindparam("job_id", type_=job_status_table.c.job_id.type)]
+    if with_cursor:
+        where.append(_after_cursor(key, tiebreak, descending))
+    return select(*_EVENT_COLUMNS).where(*where).order_by(*_order(key, tiebreak, descending)).limit(limit)
+
+
 def _keyset_page(
     conn: Connection,
     *,
-    branches: Sequence[Sequence[ColumnElement[bool]]],
-    columns: Sequence[Any],
-    key: Any,
-    tiebreak: Any,
+    statement: Callable[[bool, bool, int], Select[Any]],
+    params: dict[str, Any],
+    key_name: str,
     descending: bool,
     page_size: int,
     cursor: str | None,
     scope: str,
     key_type: type[str] | type[dt.datetime],
 ) -> Page:
-    """Fetch one keyset page ordered by (key, tiebreak), from one or more disjoint branches.
-
-    Several branches (one per status) are UNION ALL-ed so PostgreSQL merges ordered index scans
-    instead of sorting; either way the cost depends on the page size, not on how deep the page is.
-    """
+    """Fetch one keyset page ordered by (key, id): ``statement(descending, with_cursor, limit)`` makes
+    the query; its cost depends on the page size, not on how deep the page is."""
     position = cursors.decode(cursor, scope=scope, key_type=key_type) if cursor is not None else None
     backwards = position is not None and position.direction == "prev"
-    scan_descending = descending != backwards
-    keyset: list[ColumnElement[bool]] = []
+    stmt = statement(descending != backwards, position is not None, page_size + 1)
     if position is not None:
-        row, here = tuple_(key, tiebreak), tuple_(literal(position.key, key.type), literal(position.id))
-        keyset.append(row < here if scan_descending else row > here)
-
-    def order(k: Any, t: Any) -> list[Any]:
-        return [k.desc(), t.desc()] if scan_descending else [k.asc(), t.asc()]
-
-    if len(branches) == 1:
-        stmt: Select[Any] = select(*columns).where(*branches[0], *keyset).order_by(*order(key, tiebreak))
-    else:
-        # Each branch is ordered and limited itself: that is what lets PostgreSQL plan a Merge Append.
-        union = union_all(
-            *(
-                select(*columns).where(*conds, *keyset).order_by(*order(key, tiebreak)).limit(page_size + 1)
-                for conds in branches
-            )
-        ).subquery()
-        stmt = select(union).order_by(*order(union.c[key.name], union.c[tiebreak.name]))
-    result = conn.execute(stmt.limit(page_size + 1))
+        params = {**params, "cursor_key": position.key, "cursor_id": position.id}
+    result = conn.execute(stmt, params)
     names = list(result.keys())
     # Plain tuples zipped into dicts: several times cheaper than SQLAlchemy's RowMapping per row.
     rows = [dict(zip(names, row, strict=True)) for row in result.all()]
@@ -189,7 +219,7 @@ def _keyset_page(
         rows.reverse()
 
     def token(direction: cursors.Direction, row: dict[str, Any]) -> str:
-        return cursors.encode(cursors.Cursor(direction, row[key.name], row["id"]), scope=scope)
+        return cursors.encode(cursors.Cursor(direction, row[key_name], row["id"]), scope=scope)
 
     has_next = (backwards or more) and bool(rows)
     has_previous = (more if backwards else position is not None) and bool(rows)
@@ -212,19 +242,13 @@ def list_jobs(
     """One page of jobs (list columns only) matching ``filters`` in ``ordering``, by keyset cursor."""
     key_name, descending = _ordering(ordering)
     page_size = validation.page_size(page_size, maximum=max_page_size)
-    common = filters.conditions()
-    status_cond = filters.status_condition()
-    if status_cond is not None and len(filters.statuses) > 1 and conn.dialect.name == "postgresql":
-        branches = [[job_table.c.current_status_type == s, *common] for s in filters.statuses]
-    else:
-        branches = [[*([status_cond] if status_cond is not None else []), *common]]
-    key = job_table.c[key_name]
+    # Several statuses are read as one ordered branch each on PostgreSQL (see _jobs_page_statement).
+    split = len(filters.statuses) > 1 and conn.dialect.name == "postgresql"
     return _keyset_page(
         conn,
-        branches=branches,
-        columns=_JOB_COLUMNS,
-        key=key,
-        tiebreak=job_table.c.id,
+        statement=functools.partial(_jobs_page_statement, filters, key_name, split),
+        params={},
+        key_name=key_name,
         descending=descending,
         page_size=page_size,
         cursor=cursor,
@@ -259,6 +283,17 @@ def _planner_estimate(conn: Connection, stmt: Select[Any], *, memo_key: object) 
     return estimate
 
 
+@functools.lru_cache(maxsize=1024)
+def _count_statements(filters: JobFilter, cap: int) -> tuple[Select[Any], Select[Any]]:
+    """The rows ``filters`` match (for estimates), and their count stopped at ``cap`` + 1."""
+    conds = filters.conditions()
+    status_cond = filters.status_condition()
+    if status_cond is not None:
+        conds.append(status_cond)
+    matching = select(literal(1)).select_from(job_table).where(*conds)
+    return matching, select(func.count()).select_from(matching.limit(cap + 1).subquery())
+
+
 def count_jobs(conn: Connection, *, filters: JobFilter = JobFilter(), cap: int | None = None) -> Count:
     """How many jobs match: exact up to ``cap`` (a bounded index scan), else estimated or bounded below.
 
@@ -268,16 +303,12 @@ def count_jobs(conn: Connection, *, filters: JobFilter = JobFilter(), cap: int |
     """
     postgres = conn.dialect.name == "postgresql"
     cap = cap if cap is not None else COUNT_CAP if postgres else SQLITE_COUNT_CAP
-    conds = filters.conditions()
-    status_cond = filters.status_condition()
-    if status_cond is not None:
-        conds.append(status_cond)
-    matching = select(literal(1)).select_from(job_table).where(*conds)
+    matching, capped_count = _count_statements(filters, cap)
     if postgres:
         estimate = _planner_estimate(conn, matching, memo_key=filters)
         if estimate > cap * SKIP_COUNT_FACTOR:
             return Count(estimate, "estimate")
-    capped = conn.execute(select(func.count()).select_from(matching.limit(cap + 1).subquery())).scalar_one()
+    capped = conn.execute(capped_count).scalar_one()
     if capped <= cap:
         return Count(capped, "exact")
     if postgres:
@@ -341,10 +372,9 @@ def job_history(
         raise NotFound("job", job_id)
     return _keyset_page(
         conn,
-        branches=[[job_status_table.c.job_id == job_id]],
-        columns=_EVENT_COLUMNS,
-        key=job_status_table.c.timestamp,
-        tiebreak=job_status_table.c.id,
+        statement=_history_page_statement,
+        params={"job_id": job_id},
+        key_name="timestamp",
         descending=True,
         page_size=page_size,
         cursor=cursor,
