@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format serve bench-seed clean
+.PHONY: demo test lint format serve bench bench-seed bench-ci clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ serve: $(BIN)/.installed  ## production server (gunicorn) on JOBDASH_DATABASE_UR
 
 bench-seed: $(BIN)/.installed  ## time `jobdash seed` of 1M jobs x 5 events into a scratch PostgreSQL database
 	$(BIN)/python benchmarks/seed_speed.py
+
+bench: $(BIN)/.installed  ## latency against the floor at 10k/100k/1M jobs: docs/performance.{md,json,png}
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python benchmarks/bench.py
+
+bench-ci: $(BIN)/.installed  ## the same benchmark at CI size (2k jobs, seconds); asserts no timings
+	$(BIN)/python benchmarks/bench.py --ci
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

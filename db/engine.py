@@ -59,7 +59,9 @@ def _make_engine(
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip on every checkout. A connection the server dropped fails its
+        # request once (a 503 the client may retry), is invalidated, and the pool reconnects.
+        pool_recycle=1800,
         connect_args={"options": options, "application_name": "jobdash"},
     )
 
