@@ -13,7 +13,7 @@ from dashboard.api.outputs import json_bytes, json_response
 from dashboard.api.schemas import Stats, Timeseries, TimeseriesParams
 from dashboard.cache import cache_params, cached_body
 from dashboard.database import get_database
-from db import queries
+from db import queries, validation
 
 bp = Blueprint("stats", __name__)
 DEFAULT_SPAN = {"hour": dt.timedelta(hours=48), "day": dt.timedelta(days=30)}
@@ -51,6 +51,8 @@ def timeseries() -> Response:
     """Counts per (bucket, status) over at most 1,000 buckets, aggregated in SQL."""
     params = query_params(TimeseriesParams, multi=("status",))
     until = params.until or _end_of_current_bucket(dt.datetime.now(dt.UTC), params.bucket)
+    # Checked before any arithmetic: a year-1 `until` must be a 400, not an overflow computing `since`.
+    until = validation.timestamp(until, "until")
     since = params.since or until - DEFAULT_SPAN[params.bucket]
 
     def compute() -> bytes:

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from db import queries
-from tests.api.conftest import assert_problem
+from tests.api.conftest import assert_problem, field_errors
 
 
 @pytest.mark.parametrize(
@@ -79,3 +79,9 @@ def test_unknown_parameters_on_endpoints_without_any_are_400(client, job_factory
     for path in (f"/api/jobs/{job['id']}/", "/api/stats/", "/api/openapi.json"):
         body = assert_problem(client.get(f"{path}?verbose=1"), 400)
         assert body["errors"] == [{"field": "verbose", "message": "is not a known parameter"}]
+
+
+def test_a_timeseries_until_out_of_range_is_a_400_not_an_overflow(client):
+    """Found by hypothesis: the default `since` was computed before `until` was range-checked."""
+    response = client.get("/api/stats/timeseries/?until=0001-01-01T00:00:00-0000")
+    assert field_errors(response)["until"]
