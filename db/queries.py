@@ -108,6 +108,8 @@ class Page:
     results: list[dict[str, Any]]
     next_cursor: str | None
     previous_cursor: str | None
+    # True when this first page holds every matching row: then its length is the exact count.
+    whole: bool = False
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,7 @@ def _keyset_page(
         results=rows,
         next_cursor=token("next", rows[-1]) if has_next else None,
         previous_cursor=token("prev", rows[0]) if has_previous else None,
+        whole=position is None and not more,
     )
 
 
@@ -294,13 +297,18 @@ def _count_statements(filters: JobFilter, cap: int) -> tuple[Select[Any], Select
     return matching, select(func.count()).select_from(matching.limit(cap + 1).subquery())
 
 
-def count_jobs(conn: Connection, *, filters: JobFilter = JobFilter(), cap: int | None = None) -> Count:
+def count_jobs(
+    conn: Connection, *, filters: JobFilter = JobFilter(), cap: int | None = None, page: Page | None = None
+) -> Count:
     """How many jobs match: exact up to ``cap`` (a bounded index scan), else estimated or bounded below.
 
     On PostgreSQL a filter the planner puts far above the cap is not counted at all: its estimate is
     the answer. That matters most for name searches, whose bounded count can still walk far along an
     index before it finds cap + 1 matches (tens of ms at 1M jobs), where the estimate costs nothing.
+    Given the ``page`` just read for ``filters``, a first page that holds every match is its own count.
     """
+    if page is not None and page.whole:
+        return Count(len(page.results), "exact")  # the first page of ``filters`` is all there is
     postgres = conn.dialect.name == "postgresql"
     cap = cap if cap is not None else COUNT_CAP if postgres else SQLITE_COUNT_CAP
     matching, capped_count = _count_statements(filters, cap)

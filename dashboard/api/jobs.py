@@ -76,7 +76,7 @@ def list_jobs() -> Response:
                 max_page_size=settings.max_page_size,
                 cursor=query.cursor,
             )
-            count = queries.count_jobs(conn, filters=query.filters)
+            count = queries.count_jobs(conn, filters=query.filters, page=page)
         return json_bytes(
             JobList,
             {

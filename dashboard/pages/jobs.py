@@ -341,7 +341,7 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
                 max_page_size=max_page_size,
                 cursor=query.cursor,
             )
-            count = count_jobs(conn, filters=query.filters)
+            count = count_jobs(conn, filters=query.filters, page=page)
     except ValidationError as exc:
         state = error_state(
             "This page link is no longer valid",

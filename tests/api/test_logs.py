@@ -14,7 +14,9 @@ def request_records(caplog):
     return [r for r in caplog.records if r.name == "jobdash.request"]
 
 
-def test_one_json_line_per_request_with_its_fields(client, caplog):
+def test_one_json_line_per_request_with_its_fields(client, caplog, job_factory):
+    job_factory()
+    job_factory()  # two jobs and a page of one: the page and its count are two queries
     with caplog.at_level(logging.INFO, logger="jobdash.request"):
         response = client.get("/api/jobs/?page_size=1", headers={"X-Request-ID": "abc-123"})
     [record] = request_records(caplog)

@@ -232,6 +232,18 @@ def test_counts_are_exact_below_the_cap_and_honest_above_it(database, jobs):
         assert over == queries.Count(5, "at_least")
 
 
+def test_a_first_page_holding_every_match_is_its_own_count(database, jobs):
+    failed = JobFilter.build(statuses=["FAILED"])
+    with database.read() as conn:
+        whole = queries.list_jobs(conn, filters=failed, page_size=50)
+        partial = queries.list_jobs(conn, filters=failed, page_size=1)
+        deeper = queries.list_jobs(conn, filters=failed, page_size=50, cursor=partial.next_cursor)
+        assert whole.whole and not partial.whole and not deeper.whole
+        assert queries.count_jobs(conn, filters=failed, page=whole) == queries.Count(2, "exact")
+        assert queries.count_jobs(conn, filters=failed, page=partial) == queries.Count(2, "exact")
+        assert queries.count_jobs(conn, filters=failed, page=deeper) == queries.Count(2, "exact")
+
+
 def test_status_totals(database, jobs):
     with database.read() as conn:
         totals = queries.status_totals(conn)
