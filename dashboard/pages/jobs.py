@@ -105,6 +105,18 @@ def _sort_header(column: str, button_id: str, ordering: str) -> html.Th:
     )
 
 
+def _created_filter(label: str, component_id: str, value: str | None) -> dbc.Col:
+    """One end of the created range: a labelled datetime input (UTC), debounced like the search."""
+    return dbc.Col(
+        [
+            dbc.Label(label, html_for=component_id, className="filter-label"),
+            dbc.Input(id=component_id, type="datetime-local", step=1, value=value, debounce=600, size="sm"),
+        ],
+        xl=2,
+        md=4,
+    )
+
+
 def layout(**query: object) -> html.Div:
     """The page, its controls showing the URL's query (the callback then renders the table)."""
     settings = get_settings()
@@ -160,42 +172,8 @@ def layout(**query: object) -> html.Div:
                         xl=True,
                         md=4,
                     ),
-                    dbc.Col(
-                        [
-                            dbc.Label(
-                                "Created from (UTC)", html_for="jobs-created-after", className="filter-label"
-                            ),
-                            dbc.Input(
-                                id="jobs-created-after",
-                                type="datetime-local",
-                                step=1,
-                                value=controls.created_after,
-                                debounce=600,
-                                size="sm",
-                            ),
-                        ],
-                        xl=2,
-                        md=4,
-                    ),
-                    dbc.Col(
-                        [
-                            dbc.Label(
-                                "Created before (UTC)",
-                                html_for="jobs-created-before",
-                                className="filter-label",
-                            ),
-                            dbc.Input(
-                                id="jobs-created-before",
-                                type="datetime-local",
-                                step=1,
-                                value=controls.created_before,
-                                debounce=600,
-                                size="sm",
-                            ),
-                        ],
-                        xl=2,
-                        md=4,
-                    ),
+                    _created_filter("Created from (UTC)", "jobs-created-after", controls.created_after),
+                    _created_filter("Created before (UTC)", "jobs-created-before", controls.created_before),
                 ],
                 className="g-3 align-items-end",
             ),
