@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchdb
 import phases
 import report
+import sections
 from servers import ROOT, PortPool
 
 RESULTS_DIR = ROOT / "benchmarks" / "results"
@@ -251,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"wrote {RESULTS_DIR / 'latest.json'} and latest.md (--no-docs)")
         return 0
     report.write_json(results, DOCS_DIR / "performance.json")
-    (DOCS_DIR / "performance.md").write_text(report.markdown(results))
+    sections.write_section(DOCS_DIR / "performance.md", "latency", report.markdown(results))
     skipped = report.plot(results, DOCS_DIR / "performance.png")
     if skipped:
         log(skipped)

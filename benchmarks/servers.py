@@ -83,6 +83,7 @@ class Server:
     log_path: Path
     ready_path: str = "/readyz"
     process: subprocess.Popen[bytes] | None = None
+    cwd: Path = ROOT  # another checkout (a baseline release) runs its own code from its own folder
 
     def __enter__(self) -> Server:
         """Start the server and wait until ``ready_path`` answers 200."""
@@ -91,7 +92,7 @@ class Server:
         try:
             self.process = subprocess.Popen(
                 self.command,
-                cwd=ROOT,
+                cwd=self.cwd,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

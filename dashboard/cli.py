@@ -1,4 +1,4 @@
-"""The ``jobdash`` command: demo, serve, db upgrade, seed."""
+"""The ``jobdash`` command: demo, serve, db upgrade, db check, seed."""
 
 from __future__ import annotations
 
@@ -51,6 +51,36 @@ def db_upgrade(revision: str) -> None:
     finally:
         database.dispose()
     click.echo(f"database at revision {migrate.current_revision(database.writer)}")
+
+
+@db.command("check")
+@click.option("--repair", is_flag=True, help="Rebuild the count tables from the jobs, then check again.")
+def db_check(repair: bool) -> None:
+    """Recount the count tables and the status invariant; one line per problem, exit 1 if any."""
+    from db import check, migrate
+
+    database = _database(_settings())
+    try:
+        if migrate.current_revision(database.writer) is None:
+            raise click.ClickException("the database has no schema yet: run `jobdash db upgrade` first")
+        if repair:
+            started = time.perf_counter()
+            with database.write() as conn:
+                check.repair(conn)
+            click.echo(f"rebuilt the count tables in {time.perf_counter() - started:.1f} s")
+        with database.read() as conn:
+            report = check.check(conn)
+    finally:
+        database.dispose()
+    for line in report.findings:
+        click.echo(f"finding: {line}")
+    for line in report.problems:
+        click.echo(f"problem: {line}")
+    if not report.ok:
+        hint = "" if repair else " (`jobdash db check --repair` rebuilds drifted counts)"
+        click.echo(f"{len(report.problems)} problem(s) found{hint}", err=True)
+        sys.exit(1)
+    click.echo(f"ok: counts and invariant hold ({len(report.findings)} finding(s))")
 
 
 @main.command()

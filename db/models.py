@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models mirroring SPEC section 1; the schema itself is created by Alembic migrations."""
+"""SQLAlchemy 2 models, described in docs/architecture.md; Alembic migrations create the schema."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -35,6 +36,11 @@ class Status(enum.StrEnum):
 
 
 STATUSES: tuple[str, ...] = tuple(status.value for status in Status)
+# Counter rows are striped by job id, so that concurrent writers to different jobs rarely wait on one
+# row: the hour and day rows of a busy hour, and above all the all-time rows that every status move
+# touches (docs/architecture.md, "Aggregates").
+COUNT_STRIPES = 8
+TOTAL_STRIPES = 64
 NAME_MAX_LENGTH = 255
 MESSAGE_MAX_LENGTH = 4096
 
@@ -146,5 +152,39 @@ class JobStatus(Base):
     )
 
 
+class _CreatedCount:
+    """Jobs created in one UTC hour (or day) whose current status is ``status``, one row per stripe."""
+
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    stripe: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    jobs: Mapped[int] = mapped_column(BigInteger)
+
+
+class JobCountHour(_CreatedCount, Base):
+    """Jobs per (created hour, current status, stripe ``job_id % COUNT_STRIPES``)."""
+
+    __tablename__ = "job_count_hour"
+
+
+class JobCountDay(_CreatedCount, Base):
+    """Jobs per (created UTC day, current status, stripe ``job_id % COUNT_STRIPES``)."""
+
+    __tablename__ = "job_count_day"
+
+
+class JobCountTotal(Base):
+    """Jobs per (current status, stripe ``job_id % TOTAL_STRIPES``), all time."""
+
+    __tablename__ = "job_count_total"
+
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    stripe: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    jobs: Mapped[int] = mapped_column(BigInteger)
+
+
 job_table: Table = Job.__table__  # type: ignore[assignment]
 job_status_table: Table = JobStatus.__table__  # type: ignore[assignment]
+job_count_hour_table: Table = JobCountHour.__table__  # type: ignore[assignment]
+job_count_day_table: Table = JobCountDay.__table__  # type: ignore[assignment]
+job_count_total_table: Table = JobCountTotal.__table__  # type: ignore[assignment]

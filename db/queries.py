@@ -12,10 +12,10 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, literal, select, tuple_, union_all
 
+from db import aggregates, validation
 from db import cursor as cursors
-from db import validation
 from db.errors import NotFound, ValidationError
-from db.models import STATUSES, as_utc, job_status_table, job_table
+from db.models import STATUSES, job_status_table, job_table
 
 Ordering = Literal["-created_at", "created_at", "name", "-name", "updated_at", "-updated_at"]
 ORDERINGS: tuple[str, ...] = ("-created_at", "created_at", "name", "-name", "updated_at", "-updated_at")
@@ -30,8 +30,6 @@ SQLITE_COUNT_CAP = 100_000
 ESTIMATE_TTL_S = 30.0
 # A count whose estimate is this many times the cap is not counted at all: "about N" is all it can say.
 SKIP_COUNT_FACTOR = 10
-# Below this many jobs (by the planner's estimate) exact per-status totals are cheap enough to compute.
-EXACT_TOTALS_LIMIT = 100_000
 MAX_BUCKETS = 1000
 BUCKETS = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
 
@@ -300,15 +298,24 @@ def _count_statements(filters: JobFilter, cap: int) -> tuple[Select[Any], Select
 def count_jobs(
     conn: Connection, *, filters: JobFilter = JobFilter(), cap: int | None = None, page: Page | None = None
 ) -> Count:
-    """How many jobs match: exact up to ``cap`` (a bounded index scan), else estimated or bounded below.
+    """How many jobs match ``filters``.
 
-    On PostgreSQL a filter the planner puts far above the cap is not counted at all: its estimate is
-    the answer. That matters most for name searches, whose bounded count can still walk far along an
-    index before it finds cap + 1 matches (tens of ms at 1M jobs), where the estimate costs nothing.
-    Given the ``page`` just read for ``filters``, a first page that holds every match is its own count.
+    Without a name search the count is exact at any size: statuses and the created range are summed
+    from the count tables of :mod:`db.aggregates` (rows per hour or day of the range, never per job).
+    A name search is counted exactly up to ``cap`` (a bounded index scan), else estimated or bounded
+    below; on PostgreSQL a search the planner puts far above the cap is not counted at all: its estimate
+    is the answer. Given the ``page`` just read for ``filters``, a first page that holds every match is
+    its own count.
     """
     if page is not None and page.whole:
         return Count(len(page.results), "exact")  # the first page of ``filters`` is all there is
+    if not filters.q:
+        return Count(
+            aggregates.count(
+                conn, statuses=filters.statuses, since=filters.created_after, until=filters.created_before
+            ),
+            "exact",
+        )
     postgres = conn.dialect.name == "postgresql"
     cap = cap if cap is not None else COUNT_CAP if postgres else SQLITE_COUNT_CAP
     matching, capped_count = _count_statements(filters, cap)
@@ -325,23 +332,40 @@ def count_jobs(
 
 
 def status_totals(conn: Connection) -> Totals:
-    """Jobs per current status: exact on small tables, the planner's estimates on large ones."""
-    if conn.dialect.name == "postgresql":
-        estimated_rows = _planner_estimate(conn, select(literal(1)).select_from(job_table), memo_key="all")
-        if estimated_rows >= EXACT_TOTALS_LIMIT:
-            by_status = {
-                s: _planner_estimate(
-                    conn,
-                    select(literal(1)).where(job_table.c.current_status_type == s),
-                    memo_key=JobFilter(statuses=(s,)),
-                )
-                for s in STATUSES
-            }
-            return Totals(by_status=by_status, total=sum(by_status.values()), exact=False)
-    stmt = select(job_table.c.current_status_type, func.count()).group_by(job_table.c.current_status_type)
-    counts: dict[str, int] = {status: n for status, n in conn.execute(stmt)}
-    by_status = {s: int(counts.get(s, 0)) for s in STATUSES}
+    """Jobs per current status, exact at any size (summed from the all-time count rows)."""
+    by_status = aggregates.totals(conn)
     return Totals(by_status=by_status, total=sum(by_status.values()), exact=True)
+
+
+def recent_failures(
+    conn: Connection, *, since: dt.datetime, until: dt.datetime, limit: int
+) -> list[dict[str, Any]]:
+    """The newest ``limit`` jobs whose current status is FAILED and whose last update is in [since, until).
+
+    One backward range scan of the ``(status, updated_at, id)`` index, stopped at ``limit``.
+    """
+    updated = job_table.c.updated_at
+    stmt = _recent_failures_statement(limit)
+    result = conn.execute(
+        stmt, {"since": validation.timestamp(since, "since"), "until": validation.timestamp(until, "until")}
+    )
+    names = list(result.keys())
+    return [dict(zip(names, row, strict=True)) for row in result.all()] if updated is not None else []
+
+
+@functools.lru_cache(maxsize=16)
+def _recent_failures_statement(limit: int) -> Select[Any]:
+    updated = job_table.c.updated_at
+    return (
+        select(*_JOB_COLUMNS)
+        .where(
+            job_table.c.current_status_type == "FAILED",
+            updated >= bindparam("since", type_=updated.type),
+            updated < bindparam("until", type_=updated.type),
+        )
+        .order_by(updated.desc(), job_table.c.id.desc())
+        .limit(limit)
+    )
 
 
 def get_job(conn: Connection, *, job_id: int) -> dict[str, Any]:
@@ -391,14 +415,6 @@ def job_history(
     )
 
 
-def _bucket_expression(conn: Connection, bucket: str) -> Any:
-    created = job_table.c.created_at
-    if conn.dialect.name == "postgresql":
-        return func.date_trunc(bucket, created, "UTC")
-    pattern = "%Y-%m-%d %H:00:00" if bucket == "hour" else "%Y-%m-%d 00:00:00"
-    return func.strftime(pattern, created)
-
-
 def created_timeseries(
     conn: Connection,
     *,
@@ -407,7 +423,8 @@ def created_timeseries(
     until: dt.datetime,
     statuses: Iterable[object] | None = None,
 ) -> list[dict[str, Any]]:
-    """Jobs created per (UTC hour or day, current status) in [since, until), counted in SQL."""
+    """Jobs created per (UTC hour or day, current status) in [since, until), exactly, from the count
+    tables: whole days and hours are read as rows, an edge inside an hour from the index."""
     if bucket not in BUCKETS:
         raise ValidationError.single("bucket", "must be hour or day")
     since = validation.timestamp(since, "since")
@@ -416,22 +433,14 @@ def created_timeseries(
         raise ValidationError.single("until", "must be later than since")
     if (until - since) / BUCKETS[bucket] > MAX_BUCKETS:
         raise ValidationError.single("since", f"the range spans more than {MAX_BUCKETS} {bucket} buckets")
-    filters = JobFilter.build(statuses=statuses, created_after=since, created_before=until)
-    bucket_start = _bucket_expression(conn, bucket).label("bucket")
-    conds = filters.conditions()
-    status_cond = filters.status_condition()
-    if status_cond is not None:
-        conds.append(status_cond)
-    stmt = (
-        select(bucket_start, job_table.c.current_status_type.label("status"), func.count().label("count"))
-        .where(*conds)
-        .group_by(bucket_start, job_table.c.current_status_type)
-        .order_by(bucket_start, job_table.c.current_status_type)
-    )
-    series = []
-    for row in conn.execute(stmt).mappings():
-        start = row["bucket"]
-        if isinstance(start, str):
-            start = dt.datetime.fromisoformat(start)
-        series.append({"bucket": as_utc(start), "status": row["status"], "count": int(row["count"])})
-    return series
+    filters = JobFilter.build(statuses=statuses)
+    start_of = aggregates.hour_start if bucket == "hour" else aggregates.day_start
+    counts: dict[tuple[dt.datetime, str], int] = {}
+    for starts_at, status, jobs in aggregates.created_counts(
+        conn, since=since, until=until, statuses=filters.statuses, hourly=bucket == "hour"
+    ):
+        key = (start_of(starts_at), status)
+        counts[key] = counts.get(key, 0) + jobs
+    return [
+        {"bucket": start, "status": status, "count": n} for (start, status), n in sorted(counts.items()) if n
+    ]

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
+from db import aggregates
+from db.aggregates import Delta
 from db.engine import Database
 from db.models import Status, job_status_table, job_table
 
@@ -146,6 +148,11 @@ def _chunks(rows: Iterator[tuple[JobRow, list[EventRow]]]) -> Iterator[tuple[lis
         yield job_rows, event_rows
 
 
+def _deltas(job_rows: list[JobRow]) -> list[Delta]:
+    """Each new job joins the count of its current status, in the same transaction as its rows."""
+    return [Delta(created, job_id, status, 1) for job_id, _name, created, _updated, status in job_rows]
+
+
 def _seed_sqlite(
     database: Database,
     *,
@@ -172,6 +179,7 @@ def _seed_sqlite(
             conn.execute(insert(job_table), [dict(zip(job_keys, r, strict=True)) for r in job_rows])
             events = [dict(zip(event_keys, r, strict=True)) for r in event_rows]
             conn.execute(insert(job_status_table), events)
+            aggregates.apply(conn, _deltas(job_rows))
             events_written += len(event_rows)
             report(len(job_rows))
     return SeedResult(jobs=jobs, events=events_written)
@@ -220,6 +228,7 @@ def _seed_postgres(
                 with cur.copy(COPY_EVENTS) as cp:
                     for event_row in event_rows:
                         cp.write_row(event_row)
+                aggregates.apply(conn, _deltas(job_rows))
                 events_written += len(event_rows)
                 report(len(job_rows))
         if rebuild:

@@ -24,6 +24,8 @@ requires_postgres = pytest.mark.skipif(
     not TEST_DATABASE_URL.startswith("postgres"), reason="needs JOBDASH_TEST_DATABASE_URL (PostgreSQL)"
 )
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+# Every table of the schema, children first.
+TABLES = ("job_status", "job", "job_count_hour", "job_count_day", "job_count_total")
 
 
 def postgres_url(database_name: str | None = None) -> str:
@@ -32,6 +34,13 @@ def postgres_url(database_name: str | None = None) -> str:
     if database_name:
         url = url.set(database=database_name)
     return url.render_as_string(hide_password=False)
+
+
+def head_revision(database: Database) -> str | None:
+    """The newest revision of the migrations, as ``jobdash db upgrade`` leaves a database."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(migrate.alembic_config(database.writer)).get_current_head()
 
 
 @contextlib.contextmanager
@@ -64,7 +73,7 @@ def migrated_database(database_url: str) -> Iterator[Database]:
     database = Database.connect(database_url)
     if database.dialect == "postgresql":
         with database.writer.begin() as conn:
-            conn.execute(text("DROP TABLE IF EXISTS job_status, job, alembic_version CASCADE"))
+            conn.execute(text(f"DROP TABLE IF EXISTS {', '.join(TABLES)}, alembic_version CASCADE"))
     migrate.upgrade(database.writer)
     yield database
     database.dispose()
@@ -74,10 +83,10 @@ def empty_tables(database: Database) -> None:
     """Delete every row (and on PostgreSQL restart the ids), keeping the schema."""
     with database.write() as conn:
         if database.dialect == "postgresql":
-            conn.execute(text("TRUNCATE job, job_status RESTART IDENTITY"))
+            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY"))
         else:
-            conn.execute(text("DELETE FROM job_status"))
-            conn.execute(text("DELETE FROM job"))
+            for table in TABLES:
+                conn.execute(text(f"DELETE FROM {table}"))
 
 
 @pytest.fixture

@@ -5,12 +5,13 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from dashboard.cli import main
 from db import migrate
 from db.engine import Database
 from db.models import job_table
+from tests.conftest import head_revision
 from tests.invariant import invariant_violations
 
 
@@ -24,9 +25,10 @@ def run(args, url):
 
 
 def test_db_upgrade_then_seed(fresh_url):
+    head = head_revision(Database.connect(fresh_url))
     upgraded = run(["db", "upgrade"], fresh_url)
     assert upgraded.exit_code == 0, upgraded.output
-    assert "revision 0001" in upgraded.output
+    assert f"revision {head}" in upgraded.output
     seeded = run(["seed", "--jobs", "250", "--events-per-job", "3", "--seed", "2"], fresh_url)
     assert seeded.exit_code == 0, seeded.output
     assert "seeded 250 jobs and 750 events" in seeded.output
@@ -34,8 +36,44 @@ def test_db_upgrade_then_seed(fresh_url):
     with database.read() as conn:
         assert conn.execute(select(func.count()).select_from(job_table)).scalar_one() == 250
     assert invariant_violations(database) == []
-    assert migrate.current_revision(database.writer) == "0001"
+    assert migrate.current_revision(database.writer) == head
     database.dispose()
+    checked = run(["db", "check"], fresh_url)
+    assert checked.exit_code == 0, checked.output
+    assert checked.output.startswith("ok: counts and invariant hold")
+
+
+def test_db_check_reports_each_problem_and_repair_fixes_drift(fresh_url):
+    assert run(["db", "upgrade"], fresh_url).exit_code == 0
+    assert run(["seed", "--jobs", "40", "--events-per-job", "3"], fresh_url).exit_code == 0
+    database = Database.connect(fresh_url)
+    tampering = [
+        "UPDATE job_count_total SET jobs = jobs + 2 WHERE stripe = (SELECT min(stripe) FROM job_count_total)",
+        "DELETE FROM job_count_hour WHERE starts_at = (SELECT max(starts_at) FROM job_count_hour)",
+        "UPDATE job SET current_status_type = CASE current_status_type WHEN 'FAILED' THEN 'CANCELLED' "
+        "ELSE 'FAILED' END WHERE id = 7",
+        "UPDATE job_status SET timestamp = '9999-01-01 00:00:00.000000' "
+        "WHERE id = (SELECT max(id) FROM job_status WHERE job_id = 9)",
+    ]
+    with database.write() as conn:
+        for statement in tampering:
+            conn.execute(text(statement))
+    database.dispose()
+    checked = run(["db", "check"], fresh_url)
+    assert checked.exit_code == 1
+    lines = checked.output.splitlines()
+    assert any(line.startswith("problem: drift: job_count_total") for line in lines), lines
+    assert any(line.startswith("problem: drift: job_count_hour") for line in lines), lines
+    assert any(line.startswith("problem: invariant: job 7 is") for line in lines), lines
+    # job 9's newest event is now in year 9999: its current status no longer matches (an invariant
+    # break), and the event is listed as dated in the future.
+    assert any(line.startswith("finding: future: event") and "job 9 " in line for line in lines), lines
+    repaired = run(["db", "check", "--repair"], fresh_url)
+    assert repaired.exit_code == 1  # the counts are rebuilt; the invariant breaks are still reported
+    after = repaired.output.splitlines()
+    assert after[0].startswith("rebuilt the count tables")
+    assert not [line for line in after if "drift" in line], after
+    assert [line for line in after if line.startswith("problem: invariant: job 7 ")]
 
 
 def test_seed_before_upgrade_says_what_to_do(fresh_url):

@@ -11,6 +11,7 @@ import pytest
 
 from db import migrate
 from db.engine import Database
+from tests.conftest import head_revision
 
 
 def free_port():
@@ -64,5 +65,5 @@ def test_serve_runs_gunicorn_with_the_app(served):
     status, _, body = get(base + "/", deadline)
     assert status == 200 and b"JobDash" in body
     database = Database.connect(url)
-    assert migrate.current_revision(database.writer) == "0001"
+    assert migrate.current_revision(database.writer) == head_revision(database)
     database.dispose()

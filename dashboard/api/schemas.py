@@ -100,7 +100,9 @@ class JobList(_Output):
     results: list[Job]
     next: PageLink
     previous: PageLink
-    count: int = Field(ge=0, description="Matching jobs; exact only when count_exact is true.")
+    count: int = Field(
+        ge=0, description="Matching jobs: exact without q; with q exact only when count_exact."
+    )
     count_exact: bool = Field(description="False when count is an estimate or a lower bound.")
 
 
@@ -132,7 +134,7 @@ class Stats(_Output):
 
     by_status: dict[Status, int]
     total: int
-    exact: bool = Field(description="False when the figures are the planner's estimates.")
+    exact: bool = Field(description="Always true: totals are kept exactly by the write path.")
     as_of: AwareDatetime
 
 

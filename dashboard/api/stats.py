@@ -30,7 +30,7 @@ def _end_of_current_bucket(now: dt.datetime, bucket: str) -> dt.datetime:
 @bp.get("/stats/")
 @document(summary="Jobs per current status", tag="stats", responses={200: Stats})
 def stats() -> Response:
-    """Totals per status: exact on small tables, the planner's estimates on large ones."""
+    """Totals per status, exact at any size (summed from the count tables)."""
 
     def compute() -> bytes:
         with get_database().read() as conn:
@@ -48,7 +48,7 @@ def stats() -> Response:
     responses={200: Timeseries},
 )
 def timeseries() -> Response:
-    """Counts per (bucket, status) over at most 1,000 buckets, aggregated in SQL."""
+    """Counts per (bucket, status) over at most 1,000 buckets, exact, summed from the count tables."""
     params = query_params(TimeseriesParams, multi=("status",))
     until = params.until or _end_of_current_bucket(dt.datetime.now(dt.UTC), params.bucket)
     # Checked before any arithmetic: a year-1 `until` must be a 400, not an overflow computing `since`.

@@ -81,6 +81,23 @@ def test_overview_callback_counts_the_chosen_range(app: Any, page: ModuleType, j
     assert "3 all time" in text(kpis)
 
 
+def test_recent_failures_are_jobs_that_failed_in_the_range_whenever_created(
+    app: Any, page: ModuleType, job_factory: Any
+) -> None:
+    now = dt.datetime.now(dt.UTC)
+    old_job = now - dt.timedelta(days=40)
+    failed_now = job_factory(
+        name="old-job-failed-today", created_at=old_job, history=(("FAILED", now - dt.timedelta(hours=3)),)
+    )
+    job_factory(name="old-job-failed-long-ago", created_at=old_job, history=(("FAILED", old_job),))
+    with app.server.test_request_context():
+        kpis, _created, _distribution, failures, _as_of, error = page.update_overview("24h", None)
+    assert error is None
+    rendered = text(failures)
+    assert f'"/jobs/{failed_now["id"]}"' in rendered and "long-ago" not in rendered
+    assert "2 all time" in text(kpis)
+
+
 def test_hostile_range_posted_to_the_callback_gets_a_message(client: Any) -> None:
     response = post_callback(
         client,

@@ -1,14 +1,16 @@
 """Migrations: the only way the schema is made; they match the models and go down cleanly."""
 
+import datetime as dt
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
-from db import migrate
+from db import aggregates, migrate, queries
 from db.engine import Database
 from db.models import Base
-from tests.conftest import requires_postgres, scratch_postgres_database
+from tests.conftest import head_revision, requires_postgres, scratch_postgres_database
 
 EXPECTED_JOB_INDEXES = {
     "ix_job_created_at_id",
@@ -28,7 +30,14 @@ def schema_differences(database):
 def assert_round_trip(database, trigram):
     migrate.upgrade(database.writer)
     inspector = inspect(database.writer)
-    assert set(inspector.get_table_names()) >= {"job", "job_status", "alembic_version"}
+    assert set(inspector.get_table_names()) >= {
+        "job",
+        "job_status",
+        "job_count_hour",
+        "job_count_day",
+        "job_count_total",
+        "alembic_version",
+    }
     indexes = {ix["name"] for ix in inspector.get_indexes("job")}
     assert indexes >= EXPECTED_JOB_INDEXES
     assert ("ix_job_name_trgm" in indexes) is trigram
@@ -36,11 +45,61 @@ def assert_round_trip(database, trigram):
     assert history["ix_job_status_job_id_timestamp_id"][0] == "job_id"
     fk = inspector.get_foreign_keys("job_status")[0]
     assert fk["referred_table"] == "job" and fk["options"].get("ondelete") == "CASCADE"
-    assert migrate.current_revision(database.writer) == "0001"
+    assert migrate.current_revision(database.writer) == head_revision(database)
     migrate.downgrade(database.writer, "base")
     assert set(inspect(database.writer).get_table_names()) <= {"alembic_version"}
     migrate.upgrade(database.writer)  # and back up again
-    assert migrate.current_revision(database.writer) == "0001"
+    assert migrate.current_revision(database.writer) == head_revision(database)
+
+
+def assert_backfill(database):
+    """Jobs written before the count tables existed are counted by the migration that adds them."""
+    migrate.upgrade(database.writer, "0001")
+    t0 = dt.datetime(2026, 3, 1, 23, 30, tzinfo=dt.UTC)
+    rows = [
+        (f"job-{i}", t0 + dt.timedelta(minutes=17 * i), ["PENDING", "FAILED", "COMPLETED"][i % 3])
+        for i in range(40)
+    ]
+    with database.write() as conn:
+        for name, created, status in rows:
+            job_id = conn.execute(
+                text(
+                    "INSERT INTO job (name, created_at, updated_at, current_status_type) "
+                    "VALUES (:n, :t, :t, :s) RETURNING id"
+                ),
+                {
+                    "n": name,
+                    "t": created
+                    if database.dialect == "postgresql"
+                    else created.replace(tzinfo=None).isoformat(" "),
+                    "s": status,
+                },
+            ).scalar_one()
+            conn.execute(
+                text("INSERT INTO job_status (job_id, status_type, timestamp) VALUES (:j, :s, :t)"),
+                {
+                    "j": job_id,
+                    "s": status,
+                    "t": created
+                    if database.dialect == "postgresql"
+                    else created.replace(tzinfo=None).isoformat(" "),
+                },
+            )
+    migrate.upgrade(database.writer)
+    with database.read() as conn:
+        assert aggregates.drift(conn) == []
+        assert queries.status_totals(conn).by_status == {
+            "PENDING": 14,
+            "RUNNING": 0,
+            "COMPLETED": 13,
+            "FAILED": 13,
+            "CANCELLED": 0,
+        }
+        middle = queries.JobFilter.build(
+            created_after=t0 + dt.timedelta(hours=2, minutes=5), created_before=t0 + dt.timedelta(hours=7)
+        )
+        expected = sum(1 for _, created, _ in rows if middle.created_after <= created < middle.created_before)
+        assert queries.count_jobs(conn, filters=middle) == queries.Count(expected, "exact")
 
 
 @requires_postgres
@@ -51,6 +110,8 @@ def test_postgres_upgrade_matches_the_models_and_downgrades():
             migrate.upgrade(database.writer)
             assert schema_differences(database) == []
             assert_round_trip(database, trigram=True)
+            migrate.downgrade(database.writer, "base")
+            assert_backfill(database)
         finally:
             database.dispose()
 
@@ -60,6 +121,8 @@ def test_sqlite_upgrade_and_downgrade(tmp_path):
     try:
         assert migrate.current_revision(database.writer) is None
         assert_round_trip(database, trigram=False)
+        migrate.downgrade(database.writer, "base")
+        assert_backfill(database)
     finally:
         database.dispose()
 

@@ -217,15 +217,25 @@ def test_page_size_maximum_is_the_callers(database, jobs):
         queries.list_jobs(conn, page_size=13, max_page_size=12)
 
 
-def test_counts_are_exact_below_the_cap_and_honest_above_it(database, jobs):
+def test_counts_without_a_search_are_exact_at_any_cap(database, jobs):
     with database.read() as conn:
         assert queries.count_jobs(conn) == queries.Count(12, "exact")
         assert queries.count_jobs(conn, filters=JobFilter.build(statuses=["FAILED", "PENDING"])).value == 5
-        over = queries.count_jobs(conn, cap=5)
-        over_filtered = queries.count_jobs(
-            conn, filters=JobFilter.build(statuses=["FAILED", "PENDING"]), cap=2
+        assert queries.count_jobs(conn, cap=5) == queries.Count(12, "exact")
+        ranged = JobFilter.build(statuses=["RUNNING"], created_after=T0 + H / 2, created_before=T0 + 9 * H)
+        assert queries.count_jobs(conn, filters=ranged, cap=1) == queries.Count(
+            len(expected(jobs, ranged, "name")), "exact"
         )
-    assert not over.exact and not over_filtered.exact and over_filtered.value >= 2
+
+
+def test_search_counts_are_exact_below_the_cap_and_honest_above_it(database, jobs):
+    search = JobFilter.build(q="a")
+    matches = len(expected(jobs, search, "name"))
+    assert matches == 10
+    with database.read() as conn:
+        assert queries.count_jobs(conn, filters=search) == queries.Count(matches, "exact")
+        over = queries.count_jobs(conn, filters=search, cap=5)
+    assert not over.exact
     if database.dialect == "postgresql":
         assert over.kind == "estimate" and over.value > 5
     else:
