@@ -251,11 +251,11 @@ def created_counts(
     until: dt.datetime | None,
     statuses: tuple[str, ...] = (),
     hourly: bool = False,
-) -> list[tuple[dt.datetime, str, int]]:
-    """Exact (bucket start or partial-hour time, status, jobs) for jobs created in [since, until).
+) -> dict[tuple[dt.datetime, str], int]:
+    """Exactly how many jobs were created in [since, until), per (UTC hour or day start, status).
 
-    With ``hourly`` every whole hour is its own row (for hour buckets); otherwise whole days are read
-    from the day table. Rows with no jobs may be left out.
+    Whole days are read from the day table (unless ``hourly``), whole hours from the hour table, and a
+    partial hour at either edge from the job index. Buckets with no jobs may be left out.
     """
     segments = _segments(since, until, use_days=not hourly)
     shape: list[tuple[str, bool, bool]] = []
@@ -266,16 +266,17 @@ def created_counts(
             shape.append((kind, low is not None, high is not None))
             params[f"lo{index}"], params[f"hi{index}"] = low, high
     if not shape:
-        return []
+        return {}
     stmt = _created_statement(tuple(shape), statuses)
-    used = {k: v for k, v in params.items() if v is not None}
-    rows = []
-    for starts_at, status, jobs in conn.execute(stmt, used):
-        if isinstance(starts_at, str):  # SQLite hands a raw text aggregate back
+    rows = conn.execute(stmt, {k: v for k, v in params.items() if v is not None}).all()
+    start_of = hour_start if hourly else day_start
+    counts: dict[tuple[dt.datetime, str], int] = defaultdict(int)
+    for starts_at, status, jobs in rows:
+        if isinstance(starts_at, str):  # SQLite hands a partial hour's min(created_at) back as text
             starts_at = dt.datetime.fromisoformat(starts_at)
-        if jobs:
-            rows.append((as_utc(starts_at), str(status), int(jobs)))
-    return rows
+        # Whole hours and days already start their bucket; a partial hour's first time is cut to it.
+        counts[(start_of(starts_at), str(status))] += int(jobs)
+    return counts
 
 
 _TOTALS = select(job_count_total_table.c.status, func.sum(job_count_total_table.c.jobs)).group_by(
@@ -300,7 +301,7 @@ def count(
     wanted = set(statuses or STATUSES)
     if since is None and until is None:
         return sum(n for status, n in totals(conn).items() if status in wanted)
-    return sum(n for _, _, n in created_counts(conn, since=since, until=until, statuses=tuple(statuses)))
+    return sum(created_counts(conn, since=since, until=until, statuses=tuple(statuses)).values())
 
 
 # ----------------------------------------------------------------------------- rebuild and recount

@@ -91,6 +91,8 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 def as_utc(value: dt.datetime) -> dt.datetime:
     """``value`` as an aware UTC datetime; a naive value is taken to be UTC already (SQLite)."""
+    if value.tzinfo is dt.UTC:
+        return value
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 

@@ -434,13 +434,9 @@ def created_timeseries(
     if (until - since) / BUCKETS[bucket] > MAX_BUCKETS:
         raise ValidationError.single("since", f"the range spans more than {MAX_BUCKETS} {bucket} buckets")
     filters = JobFilter.build(statuses=statuses)
-    start_of = aggregates.hour_start if bucket == "hour" else aggregates.day_start
-    counts: dict[tuple[dt.datetime, str], int] = {}
-    for starts_at, status, jobs in aggregates.created_counts(
+    counts = aggregates.created_counts(
         conn, since=since, until=until, statuses=filters.statuses, hourly=bucket == "hour"
-    ):
-        key = (start_of(starts_at), status)
-        counts[key] = counts.get(key, 0) + jobs
+    )
     return [
         {"bucket": start, "status": status, "count": n} for (start, status), n in sorted(counts.items()) if n
     ]
