@@ -46,8 +46,9 @@ METHOD = [
     "`dashboard/gunicorn_conf.py`), `JOBDASH_CACHE_TTL=0`, `JOBDASH_LOG_LEVEL=WARNING`, default pool and "
     "threads.",
     "Floor app: `benchmarks/floor_app.py`, plain Flask + one psycopg 3 connection per thread, the same SQL "
-    "and count strategy as `db/queries.py` (page; planner estimate, remembered 30 s; count capped at 1,000 "
-    "when the estimate is not far above it), autocommit UTC sessions like the app's reads, `orjson.dumps` of "
+    "and count strategy as `db/queries.py` (page; without `q` the count summed from the count tables; with "
+    "`q` the planner estimate, remembered 30 s, or a count capped at 1,000 when the estimate is not far "
+    "above it), autocommit UTC sessions like the app's reads, `orjson.dumps` of "
     "the same envelope; gunicorn with the same config and worker count. Before timing, each page is checked "
     "to hold the same ids and count as the app's, and the statements per request are compared.",
     "Raw SQL: the statements the app sends for the page in steady state (captured from `db.queries` with a "
