@@ -33,9 +33,10 @@ from db import queries, validation
 from db.queries import Count, JobFilter, Page
 
 # Index entries a page may read, per row it holds: a term matching 1 % of the jobs fills a page (5,000
-# entries for the default 50 rows, 20,000 for the largest, 200). The count reads COUNT_BUDGET entries.
+# entries for the default 50 rows, 20,000 for the largest, 200). The count reads COUNT_BUDGET entries,
+# as many as the exact-count cap of the other filters.
 BUDGET_PER_ROW = 100
-COUNT_BUDGET = 5_000
+COUNT_BUDGET = 1_000
 
 
 @dataclass(frozen=True)
