@@ -87,6 +87,8 @@ def describe_count(count: Count, noun: str = "job") -> str:
     plural = noun if count.value == 1 and count.kind == "exact" else f"{noun}s"
     if count.kind == "estimate":
         return f"about {count.value:,} {plural}"
+    if count.kind == "at_least" and count.value == 0:
+        return f"no {plural} found yet"
     if count.kind == "at_least":
         return f"more than {count.value:,} {plural}"
     return f"{count.value:,} {plural}"

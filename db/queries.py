@@ -241,6 +241,17 @@ def list_jobs(
     cursor: str | None = None,
 ) -> Page:
     """One page of jobs (list columns only) matching ``filters`` in ``ordering``, by keyset cursor."""
+    if filters.q:
+        from db import search  # a name search walks the list with a bounded budget (db/search.py)
+
+        return search.list_matches(
+            conn,
+            filters=filters,
+            ordering=ordering,
+            page_size=page_size,
+            max_page_size=max_page_size,
+            cursor=cursor,
+        )
     key_name, descending = _ordering(ordering)
     page_size = validation.page_size(page_size, maximum=max_page_size)
     # Several statuses are read as one ordered branch each on PostgreSQL (see _jobs_page_statement).
@@ -307,6 +318,10 @@ def count_jobs(
     is the answer. Given the ``page`` just read for ``filters``, a first page that holds every match is
     its own count.
     """
+    if filters.q:
+        from db import search  # bounded by the search budget (db/search.py)
+
+        return search.count_matches(conn, filters=filters, page=page)
     if page is not None and page.whole:
         return Count(len(page.results), "exact")  # the first page of ``filters`` is all there is
     if not filters.q:

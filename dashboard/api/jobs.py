@@ -23,7 +23,7 @@ from dashboard.params import (
     list_query_string,
     parse_job_list_query,
 )
-from db import queries, writes
+from db import queries, search, writes
 
 bp = Blueprint("jobs", __name__)
 
@@ -44,6 +44,13 @@ def _page_url(
         return None
     values: dict[str, Any] = {**path, **params, "cursor": cursor}
     return url_for(endpoint, **values)
+
+
+def _search_progress(page: queries.Page) -> dict[str, Any]:
+    """``partial`` and ``searched`` of a name-search page that ran out of budget (db/search.py)."""
+    if not isinstance(page, search.SearchPage) or not page.partial or page.through is None:
+        return {"partial": False, "searched": None}
+    return {"partial": True, "searched": {"scanned": page.scanned, **page.through}}
 
 
 @bp.get("/jobs/")
@@ -85,6 +92,7 @@ def list_jobs() -> Response:
                 "previous": _page_url(".list_jobs", page.previous_cursor, params),
                 "count": count.value,
                 "count_exact": count.exact,
+                **_search_progress(page),
             },
         )
 

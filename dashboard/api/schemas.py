@@ -94,6 +94,15 @@ class JobDetail(Job):
     history_count: int = Field(ge=1)
 
 
+class SearchProgress(_Output):
+    """Where a partial name search stopped: the last index entry it read, in the list's ordering."""
+
+    scanned: int = Field(ge=1, description="Jobs (index entries) this page read.")
+    key: str = Field(description="The ordering's sort column: created_at, updated_at or name.")
+    value: str | AwareDatetime = Field(description="That column's value at the last job read.")
+    id: int = Field(ge=1, description="The last job read (the ordering's tiebreak).")
+
+
 class JobList(_Output):
     """One page of ``GET /api/jobs/``."""
 
@@ -104,6 +113,15 @@ class JobList(_Output):
         ge=0, description="Matching jobs: exact without q; with q exact only when count_exact."
     )
     count_exact: bool = Field(description="False when count is an estimate or a lower bound.")
+    partial: bool = Field(
+        default=False,
+        description="True when a name search (q) read its fixed budget of index entries (100 per row of "
+        "the page) before the page filled: results holds every match among the entries read, and the "
+        "next (or previous) link continues the search right after them.",
+    )
+    searched: SearchProgress | None = Field(
+        default=None, description="How far a partial name search got; null when the page is not partial."
+    )
 
 
 class Event(_Output):

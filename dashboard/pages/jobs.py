@@ -8,6 +8,8 @@ URL pushes a history entry without making Dash Pages rebuild the page (the searc
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -16,6 +18,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.components import (
@@ -42,7 +45,8 @@ from dashboard.list_state import (
 )
 from dashboard.params import JobListQuery
 from db.errors import ValidationError
-from db.queries import JobFilter, count_jobs, list_jobs
+from db.queries import JobFilter, Page, count_jobs, list_jobs
+from db.search import SearchPage
 from db.validation import Q_MAX_LENGTH
 
 dash.register_page(__name__, path="/jobs", title="Jobs · JobDash", name="Jobs", order=1)
@@ -302,6 +306,16 @@ def requested_query(
     raise ValidationError.single("trigger", "is not a control of this page")
 
 
+def _searched_note(conn: Connection, query: JobListQuery, page: Page) -> str:
+    """For a partial name search: how far this page searched, and that Next continues (db/search.py)."""
+    if not isinstance(page, SearchPage) or not page.partial or page.through is None:
+        return ""
+    total = count_jobs(conn, filters=dataclasses.replace(query.filters, q=None))
+    value = page.through["value"]
+    where = value.strftime("%Y-%m-%d %H:%M UTC") if isinstance(value, dt.datetime) else repr(value)
+    return f" · searched {page.scanned:,} of {describe_count(total)} here (up to {where}) — Next continues"
+
+
 def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) -> dict[str, Any]:
     """Read one page and the count for ``query``, and turn them into the table's outputs."""
     out: dict[str, Any] = {
@@ -320,6 +334,7 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
                 cursor=query.cursor,
             )
             count = count_jobs(conn, filters=query.filters, page=page)
+            searched = _searched_note(conn, query, page)
     except ValidationError as exc:
         state = error_state(
             "This page link is no longer valid",
@@ -339,6 +354,14 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
         return {**out, "rows": build_state_row(state), "count": "", "pager": None}
     if page.results:
         rows = build_job_rows(page.results)
+    elif searched:
+        rows = build_state_row(
+            empty_state(
+                "No match in this stretch yet",
+                "The search read its budget of jobs without finding this name. Next searches further.",
+                icon="bi-search",
+            )
+        )
     else:
         rows = build_state_row(
             empty_state(
@@ -353,7 +376,7 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
     return {
         **out,
         "rows": rows,
-        "count": describe_count(count),
+        "count": describe_count(count) + searched,
         "pager": {"next": page.next_cursor, "previous": page.previous_cursor},
         "prev_disabled": page.previous_cursor is None,
         "next_disabled": page.next_cursor is None,

@@ -132,6 +132,8 @@ def test_count_is_exact_below_the_cap_and_honest_above_it(client, database, monk
         "previous": None,
         "count": 5,
         "count_exact": True,
+        "partial": False,
+        "searched": None,
     }
     original = queries.count_jobs
     monkeypatch.setattr(queries, "count_jobs", lambda conn, **kw: original(conn, **{**kw, "cap": 3}))

@@ -105,6 +105,35 @@ def test_paging_forward_and_back_uses_the_keyset_cursors(
     assert second["first_disabled"] is False
 
 
+def test_a_partial_search_says_how_far_it_got_and_next_continues(
+    app: Any, page: ModuleType, job_factory: Any, monkeypatch: Any
+) -> None:
+    from db import search
+
+    monkeypatch.setattr(search, "BUDGET_PER_ROW", 2)  # 2 rows a page: 4 jobs read per page
+    for index in range(9):
+        job_factory(name="needle" if index == 0 else f"hay-{index}")
+    controls, search_text = {**CONTROLS, "q": "needle", "page_size": "2"}, "?q=needle&page_size=2"
+    with app.server.test_request_context():
+        first = page.update_view("jobs-url", search=search_text, controls=controls)
+        assert "searched 4 of 9 jobs here" in first["count"] and "Next continues" in first["count"]
+        assert "No match in this stretch" in text(first["rows"]) and first["next_disabled"] is False
+        pages = [first]
+        while not pages[-1]["next_disabled"]:
+            search_text = pages[-1]["search"] if isinstance(pages[-1]["search"], str) else search_text
+            pages.append(
+                page.update_view(
+                    "jobs-next",
+                    search=search_text,
+                    controls=controls,
+                    pager=pages[-1]["pager"],
+                )
+            )
+            assert len(pages) < 10
+    assert [job_ids(p["rows"]) for p in pages if job_ids(p["rows"])] == [[1]]  # the oldest, found last
+    assert "searched" not in pages[-1]["count"]
+
+
 def test_sorting_by_a_header(app: Any, page: ModuleType, job_factory: Any) -> None:
     for name in ("b", "c", "a"):
         job_factory(name=name)

@@ -201,3 +201,110 @@ def test_history_is_an_index_scan_on_job_status(big_database):
         lambda conn: queries.job_history(conn, job_id=job_id, page_size=2, cursor=page.next_cursor),
     )
     assert_index_only_access(deep[-1:], "job_status")
+
+
+# Name search (db/search.py): whatever the term, a page is one ordered walk of the ordering's index, stopped
+# by a LIMIT of the budget + 1 entries; never a trigram bitmap scan (which reads a whole posting list), a
+# Sort or a Seq Scan. One term per class the strategy names.
+SEARCH_TERMS = {
+    "common": "etl",
+    "rare-clustered-old": "ranker-42",  # ids 42, 420…, 42000…: old jobs, far along -created_at
+    "far-end-of-name": "train-ranker",  # sorts last by name
+    "far-end-of-minus-name": "backup",  # sorts last by -name
+    "one-char": "e",
+    "two-chars": "-4",
+    "no-match": "zzz-nothing",
+    "non-ascii": "é",
+    "wildcards": "%_\\",
+}
+SEARCH_FILTERS = [(), ("FAILED",), ("RUNNING", "CANCELLED")]
+
+
+def analyzed_plans(database, call):
+    """Like captured_plans, but EXPLAIN ANALYZE (what each statement really read), replayed in one
+    transaction with the planner settings the call made (SET LOCAL) in the order it made them."""
+    statements = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("SET LOCAL") or (not statement.startswith("EXPLAIN") and " job" in statement):
+            statements.append((statement, parameters))
+
+    event.listen(database.reader, "before_cursor_execute", capture)
+    try:
+        with database.read() as conn:
+            result = call(conn)
+    finally:
+        event.remove(database.reader, "before_cursor_execute", capture)
+    plans = []
+    with database.reader.connect() as conn, conn.begin():
+        for statement, parameters in statements:
+            if statement.startswith("SET LOCAL"):
+                conn.exec_driver_sql(statement)
+                continue
+            plan = conn.exec_driver_sql(
+                "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters
+            ).scalar_one()
+            plans.append(plan if isinstance(plan, list) else json.loads(plan))
+    return result, plans
+
+
+def assert_bounded_walk(plans, budget):
+    """Every statement reads ``job`` only by ordered index scans under a LIMIT, and reads at most the
+    budget + 1 entries (per status branch) in all."""
+    assert plans, "no statement was captured"
+    for plan in plans:
+        every = list(nodes(plan[0]["Plan"]))
+        kinds = [n["Node Type"] for n in every]
+        dump = json.dumps(plan, indent=1)
+        assert not {"Sort", "Incremental Sort", "Seq Scan", "Bitmap Heap Scan", "Bitmap Index Scan"} & set(
+            kinds
+        ), dump
+        scans = [n for n in every if n.get("Relation Name") == "job"]
+        assert scans and all(n["Node Type"] in {"Index Scan", "Index Only Scan"} for n in scans), dump
+        assert all("trgm" not in n.get("Index Name", "") for n in scans), dump
+        read = sum(n["Actual Rows"] * n["Actual Loops"] for n in scans)
+        assert read <= (budget + 1) * len(scans), dump
+
+
+@pytest.mark.parametrize("statuses", SEARCH_FILTERS, ids=lambda s: "+".join(s) or "all")
+@pytest.mark.parametrize("term_class", SEARCH_TERMS)
+def test_every_search_page_is_a_bounded_ordered_walk(big_database, term_class, statuses):
+    from db import search
+
+    filters = JobFilter.build(q=SEARCH_TERMS[term_class], statuses=statuses)
+    budget = search.BUDGET_PER_ROW * queries.DEFAULT_PAGE_SIZE
+    for ordering in queries.ORDERINGS:
+        for cursor in (None, deep_cursor(big_database, filters, ordering)):
+            page, plans = analyzed_plans(
+                big_database,
+                lambda conn, o=ordering, c=cursor: queries.list_jobs(
+                    conn, filters=filters, ordering=o, cursor=c
+                ),
+            )
+            assert_bounded_walk(plans, budget)
+            assert page.partial or len(page.results) == queries.DEFAULT_PAGE_SIZE or page.next_cursor is None
+
+
+@pytest.mark.parametrize("term_class", SEARCH_TERMS)
+def test_search_counts_read_at_most_their_budget(big_database, term_class):
+    from db import search
+
+    filters = JobFilter.build(q=SEARCH_TERMS[term_class])
+    count, plans = analyzed_plans(big_database, lambda conn: queries.count_jobs(conn, filters=filters))
+    assert_bounded_walk(plans, search.COUNT_BUDGET)
+    assert count.kind in ("exact", "at_least")
+
+
+def test_search_classes_get_the_pages_the_strategy_promises(big_database):
+    from db import search
+
+    with big_database.read() as conn:
+        common = queries.list_jobs(conn, filters=JobFilter.build(q="etl"))
+        none = queries.list_jobs(conn, filters=JobFilter.build(q="zzz-nothing"))
+        far = queries.list_jobs(conn, filters=JobFilter.build(q="train-ranker"), ordering="name")
+    budget = search.BUDGET_PER_ROW * queries.DEFAULT_PAGE_SIZE
+    # A common term fills its first page within the budget; no match and the far end of the ordering
+    # read the budget and say so, with a cursor that continues.
+    assert not common.partial and len(common.results) == queries.DEFAULT_PAGE_SIZE
+    assert none.partial and none.results == [] and none.scanned == budget and none.next_cursor
+    assert far.partial and far.results == [] and far.through["key"] == "name" and far.next_cursor
