@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, literal, select, tuple_, union_all
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, select, tuple_, union_all
 
 from db import aggregates, validation
 from db import cursor as cursors
@@ -22,14 +20,6 @@ ORDERINGS: tuple[str, ...] = ("-created_at", "created_at", "name", "-name", "upd
 DEFAULT_ORDERING = "-created_at"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
-# A filtered count stops here: below it the count is exact, above it an estimate or a lower bound.
-# SQLite has no planner estimates to fall back on, and the embedded database is small: count further.
-COUNT_CAP = 1000
-SQLITE_COUNT_CAP = 100_000
-# Planner estimates are remembered this long (per process): they only change with ANALYZE anyway.
-ESTIMATE_TTL_S = 30.0
-# A count whose estimate is this many times the cap is not counted at all: "about N" is all it can say.
-SKIP_COUNT_FACTOR = 10
 MAX_BUCKETS = 1000
 BUCKETS = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
 
@@ -269,54 +259,14 @@ def list_jobs(
     )
 
 
-_estimates: dict[tuple[object, ...], tuple[float, int]] = {}
-
-
-def _planner_estimate(conn: Connection, stmt: Select[Any], *, memo_key: object) -> int:
-    """PostgreSQL's own row estimate for ``stmt`` (no rows are read), remembered for ESTIMATE_TTL_S.
-
-    ``memo_key`` identifies what ``stmt`` counts (a JobFilter, say): a remembered estimate costs no
-    SQL compilation at all, which matters on a path that runs on every list request.
-    """
-    key = (conn.engine.url, memo_key)
-    now = time.monotonic()
-    remembered = _estimates.get(key)
-    if remembered is not None and now - remembered[0] < ESTIMATE_TTL_S:
-        return remembered[1]
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    sql = "EXPLAIN (FORMAT JSON) " + str(compiled)
-    plan = conn.exec_driver_sql(sql, compiled.construct_params()).scalar_one()
-    if isinstance(plan, str):
-        plan = json.loads(plan)
-    estimate = int(plan[0]["Plan"]["Plan Rows"])
-    if len(_estimates) > 4096:  # bounded: distinct filters are many, hot ones few
-        _estimates.clear()
-    _estimates[key] = (now, estimate)
-    return estimate
-
-
-@functools.lru_cache(maxsize=1024)
-def _count_statements(filters: JobFilter, cap: int) -> tuple[Select[Any], Select[Any]]:
-    """The rows ``filters`` match (for estimates), and their count stopped at ``cap`` + 1."""
-    conds = filters.conditions()
-    status_cond = filters.status_condition()
-    if status_cond is not None:
-        conds.append(status_cond)
-    matching = select(literal(1)).select_from(job_table).where(*conds)
-    return matching, select(func.count()).select_from(matching.limit(cap + 1).subquery())
-
-
-def count_jobs(
-    conn: Connection, *, filters: JobFilter = JobFilter(), cap: int | None = None, page: Page | None = None
-) -> Count:
+def count_jobs(conn: Connection, *, filters: JobFilter = JobFilter(), page: Page | None = None) -> Count:
     """How many jobs match ``filters``.
 
     Without a name search the count is exact at any size: statuses and the created range are summed
     from the count tables of :mod:`db.aggregates` (rows per hour or day of the range, never per job).
-    A name search is counted exactly up to ``cap`` (a bounded index scan), else estimated or bounded
-    below; on PostgreSQL a search the planner puts far above the cap is not counted at all: its estimate
-    is the answer. Given the ``page`` just read for ``filters``, a first page that holds every match is
-    its own count.
+    A name search is counted within the search budget of :mod:`db.search`: exact when the matches fit
+    in it, else a lower bound. Given the ``page`` just read for ``filters``, a first page that holds
+    every match is its own count.
     """
     if filters.q:
         from db import search  # bounded by the search budget (db/search.py)
@@ -324,26 +274,12 @@ def count_jobs(
         return search.count_matches(conn, filters=filters, page=page)
     if page is not None and page.whole:
         return Count(len(page.results), "exact")  # the first page of ``filters`` is all there is
-    if not filters.q:
-        return Count(
-            aggregates.count(
-                conn, statuses=filters.statuses, since=filters.created_after, until=filters.created_before
-            ),
-            "exact",
-        )
-    postgres = conn.dialect.name == "postgresql"
-    cap = cap if cap is not None else COUNT_CAP if postgres else SQLITE_COUNT_CAP
-    matching, capped_count = _count_statements(filters, cap)
-    if postgres:
-        estimate = _planner_estimate(conn, matching, memo_key=filters)
-        if estimate > cap * SKIP_COUNT_FACTOR:
-            return Count(estimate, "estimate")
-    capped = conn.execute(capped_count).scalar_one()
-    if capped <= cap:
-        return Count(capped, "exact")
-    if postgres:
-        return Count(max(_planner_estimate(conn, matching, memo_key=filters), cap + 1), "estimate")
-    return Count(cap, "at_least")
+    return Count(
+        aggregates.count(
+            conn, statuses=filters.statuses, since=filters.created_after, until=filters.created_before
+        ),
+        "exact",
+    )
 
 
 def status_totals(conn: Connection) -> Totals:

@@ -217,29 +217,14 @@ def test_page_size_maximum_is_the_callers(database, jobs):
         queries.list_jobs(conn, page_size=13, max_page_size=12)
 
 
-def test_counts_without_a_search_are_exact_at_any_cap(database, jobs):
+def test_counts_without_a_search_are_exact(database, jobs):
     with database.read() as conn:
         assert queries.count_jobs(conn) == queries.Count(12, "exact")
         assert queries.count_jobs(conn, filters=JobFilter.build(statuses=["FAILED", "PENDING"])).value == 5
-        assert queries.count_jobs(conn, cap=5) == queries.Count(12, "exact")
         ranged = JobFilter.build(statuses=["RUNNING"], created_after=T0 + H / 2, created_before=T0 + 9 * H)
-        assert queries.count_jobs(conn, filters=ranged, cap=1) == queries.Count(
+        assert queries.count_jobs(conn, filters=ranged) == queries.Count(
             len(expected(jobs, ranged, "name")), "exact"
         )
-
-
-def test_search_counts_are_exact_below_the_cap_and_honest_above_it(database, jobs):
-    search = JobFilter.build(q="a")
-    matches = len(expected(jobs, search, "name"))
-    assert matches == 10
-    with database.read() as conn:
-        assert queries.count_jobs(conn, filters=search) == queries.Count(matches, "exact")
-        over = queries.count_jobs(conn, filters=search, cap=5)
-    assert not over.exact
-    if database.dialect == "postgresql":
-        assert over.kind == "estimate" and over.value > 5
-    else:
-        assert over == queries.Count(5, "at_least")
 
 
 def test_a_first_page_holding_every_match_is_its_own_count(database, jobs):
