@@ -50,7 +50,9 @@ METHOD = [
     "`q` the planner estimate, remembered 30 s, or a count capped at 1,000 when the estimate is not far "
     "above it), autocommit UTC sessions like the app's reads, `orjson.dumps` of "
     "the same envelope; gunicorn with the same config and worker count. Before timing, each page is checked "
-    "to hold the same ids and count as the app's, and the statements per request are compared.",
+    "to hold the same ids and count as the app's (except `q` pages: the app's search reads a bounded budget "
+    "of index entries and may answer partially, where the floor keeps the unbounded `ILIKE` it replaced), "
+    "and the statements per request are compared.",
     "Raw SQL: the statements the app sends for the page in steady state (captured from `db.queries` with a "
     "SQLAlchemy `before_cursor_execute` listener after one uncaptured call, so its estimate memo is warm), "
     "replayed with their parameters on a plain psycopg connection in the app's read-session mode "

@@ -57,13 +57,14 @@ from db.models import STATUSES
 ORDERINGS = ("-created_at", "created_at", "name", "-name", "updated_at", "-updated_at")
 # Name search terms by class (seeded names are `<family>-<id>`, e.g. `etl-orders-123`, `train-ranker-42`).
 Q_TERMS = {
-    "rare": "ranker-42",
+    "rare, old matches": "ranker-42",
     "common": "etl",
-    "common, late in name order": "sync",
-    "frequent substring": "-42",
+    "common (sync)": "sync",
+    "far end of name order": "train-ranker",
+    "far end of -name order": "backup",
     "one character": "e",
-    "two characters": "ra",
-    "no match": "zzqx",
+    "two characters": "-4",
+    "no match": "zzz",
     "non-ASCII, no match": "é",
 }
 OVERVIEW_RANGES = ("24h", "7d", "30d", "90d", "1y")
@@ -261,9 +262,11 @@ def measure_size(
                 first = "/api/jobs/?" + urlencode({"q": term, "ordering": ordering})
                 deep = deep_page(client, first)
                 for where, path in (("first", first), ("deep", deep)):
-                    targets[f"q {label} ({term}) {ordering} {where}"] = timed(
-                        client, get(path), args.q_requests, 1
-                    )
+                    partial = bool(expect_ok(client.get(path), path).json().get("partial"))
+                    targets[f"q {label} ({term}) {ordering} {where}"] = {
+                        **timed(client, get(path), args.q_requests, 1),
+                        "partial": partial,
+                    }
         client.close()
     out["targets"] = targets
     return out
@@ -437,7 +440,8 @@ def markdown(results: dict[str, Any]) -> str:
             )
         lines += [
             "",
-            "Name search (`q`), every ordering, first page and a deep page (`next` followed up to 10 times):",
+            "Name search (`q`), every ordering, first page and a deep page (`next` followed up to 10 times, "
+            "through partial pages too); P marks a partial page (the search budget ran out first):",
             "",
         ]
         lines += [
@@ -449,9 +453,10 @@ def markdown(results: dict[str, Any]) -> str:
                 first = targets[f"q {label} ({term}) {ordering} first"]
                 deep = targets[f"q {label} ({term}) {ordering} deep"]
                 worst = max(first["p95"], deep["p95"]) / ref
+                marks = ["P" if page["partial"] else "" for page in (first, deep)]
                 lines.append(
-                    f"| {label} `{term}` | `{ordering}` | {_ms(first['p50'])} | {_ms(first['p95'])} | "
-                    f"{_ms(deep['p50'])} | {_ms(deep['p95'])} | {worst:.1f} |"
+                    f"| {label} `{term}` | `{ordering}` | {_ms(first['p50'])}{marks[0]} | "
+                    f"{_ms(first['p95'])} | {_ms(deep['p50'])}{marks[1]} | {_ms(deep['p95'])} | {worst:.1f} |"
                 )
         lines.append("")
     if results.get("writers"):
