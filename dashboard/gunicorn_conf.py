@@ -16,3 +16,5 @@ accesslog = None
 errorlog = "-"
 max_requests = 10_000
 max_requests_jitter = 1_000
+# A client must not set SCRIPT_NAME (it would reach every cached link): no forwarded header is trusted.
+forwarder_headers = ""

@@ -108,6 +108,7 @@ class Settings:
     db_statement_timeout_ms: int = _env("JOBDASH_DB_STATEMENT_TIMEOUT_MS", "5000", _integer(0))
     cache_url: str | None = _env("JOBDASH_CACHE_URL", "", _cache_url)
     cache_ttl: int = _env("JOBDASH_CACHE_TTL", "5", _integer(0, 86400))
+    cache_max_mb: int = _env("JOBDASH_CACHE_MAX_MB", "64", _integer(1, 65536))
     default_page_size: int = _env("JOBDASH_DEFAULT_PAGE_SIZE", "50", _integer(1, 10000))
     max_page_size: int = _env("JOBDASH_MAX_PAGE_SIZE", "200", _integer(1, 10000))
     api_tokens: tuple[str, ...] = _env("JOBDASH_API_TOKENS", "", _tokens)
