@@ -251,6 +251,8 @@ def init_dash(server: Flask, settings: Settings) -> dash.Dash:
         external_stylesheets=[],  # Bootstrap and its icons are served from assets/: no CDN needed
         suppress_callback_exceptions=True,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+        # Dash's social-card tags copy the request's Host into the page (twitter:url): none wanted.
+        include_pages_meta=False,
     )
     app.index_string = _INDEX
     app.layout = shell_layout
