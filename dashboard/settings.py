@@ -131,6 +131,7 @@ class Settings:
     port: int = _env("PORT", "8050", _integer(1, 65535))
     web_concurrency: int = _env("WEB_CONCURRENCY", "2", _integer(1, 256))
     threads: int = _env("JOBDASH_THREADS", "4", _integer(1, 256))
+    request_read_timeout_s: int = _env("JOBDASH_REQUEST_READ_TIMEOUT_S", "10", _integer(1, 3600))
 
     def __post_init__(self) -> None:
         if self.default_page_size > self.max_page_size:

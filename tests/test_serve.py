@@ -11,6 +11,7 @@ import pytest
 
 from db import migrate
 from db.engine import Database
+from tests.resilience.servers import migrate as migrate_cli
 
 
 def free_port():
@@ -22,13 +23,7 @@ def free_port():
 @pytest.fixture
 def served(tmp_path):
     url = f"sqlite:///{tmp_path / 'served.db'}"
-    subprocess.run(
-        [sys.executable, "-m", "dashboard.cli", "db", "upgrade"],
-        env={**os.environ, "JOBDASH_DATABASE_URL": url},
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+    migrate_cli(url)
     port = free_port()
     env = {**os.environ, "JOBDASH_DATABASE_URL": url, "PORT": str(port), "WEB_CONCURRENCY": "1"}
     server = subprocess.Popen(
@@ -60,7 +55,7 @@ def test_serve_runs_gunicorn_with_the_app(served):
     deadline = time.monotonic() + 30
     status, headers, _ = get(base + "/readyz", deadline)
     assert status == 200
-    assert "gunicorn" in headers.get("Server", "")
+    assert headers.get("Server") == "jobdash"  # gunicorn, under a name that does not give it away
     status, _, body = get(base + "/", deadline)
     assert status == 200 and b"JobDash" in body
     database = Database.connect(url)
