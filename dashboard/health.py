@@ -56,5 +56,11 @@ def readyz() -> Response:
     if redis_state is not None:
         checks["cache"] = "ok" if redis_state else "degraded"
     if checks["database"] != "ok":
-        return problem(503, "Service Unavailable", "not ready: the database did not answer", checks=checks)
+        return problem(
+            503,
+            "Service Unavailable",
+            "not ready: the database did not answer",
+            headers={"Retry-After": "1"},
+            checks=checks,
+        )
     return jsonify(status="ok" if all(v == "ok" for v in checks.values()) else "degraded", checks=checks)
