@@ -11,7 +11,6 @@ import pytest
 
 from db import migrate
 from db.engine import Database
-from tests.resilience.servers import migrate as migrate_cli
 
 
 def free_port():
@@ -23,7 +22,13 @@ def free_port():
 @pytest.fixture
 def served(tmp_path):
     url = f"sqlite:///{tmp_path / 'served.db'}"
-    migrate_cli(url)
+    subprocess.run(
+        [sys.executable, "-m", "dashboard.cli", "db", "upgrade"],
+        env={**os.environ, "JOBDASH_DATABASE_URL": url},
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     port = free_port()
     env = {**os.environ, "JOBDASH_DATABASE_URL": url, "PORT": str(port), "WEB_CONCURRENCY": "1"}
     server = subprocess.Popen(
