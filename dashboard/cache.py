@@ -220,13 +220,15 @@ class ResponseCache:
     def bump_generation(self) -> None:
         """Make every cached answer stale: called after each successful write.
 
-        When Redis cannot take the bump (or the breaker is open), the bump stays pending: this process
-        bypasses the cache and a background thread retries until it lands, so no answer from before the
-        write is served once Redis is back.
+        When Redis cannot take the bump, it stays pending: this process bypasses the cache and a
+        background thread retries until it lands, so no answer from before the write is served once
+        Redis is back.
         """
         if not self.enabled:
             return
-        if time.monotonic() >= self._bypass_until and self._try_bump():
+        # Tried even while the breaker is open: Redis may be back for the other workers, which would
+        # serve pre-write answers until the retry lands. A down Redis costs the write its short timeout.
+        if self._try_bump(quiet=time.monotonic() < self._bypass_until):  # one warning per open breaker
             return
         self._bump_pending = True
         self._start_retrier()
