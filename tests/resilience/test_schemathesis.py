@@ -47,6 +47,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path, re
             ],
             capture_output=True,
             text=True,
+            cwd=tmp_path,  # its example cache (.schemathesis/) stays out of the work tree
             timeout=BUDGET_S * 5,  # a hang detector
         )
     output = run.stdout + run.stderr
