@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dash
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from dashboard.api import register_api
 from dashboard.cache import init_cache
@@ -11,6 +12,7 @@ from dashboard.database import init_db
 from dashboard.health import bp as health_bp
 from dashboard.jsonprovider import OrjsonProvider
 from dashboard.logs import init_logging
+from dashboard.security import init_security_headers
 from dashboard.settings import Settings
 from dashboard.shell import init_dash
 
@@ -19,6 +21,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     """Build the Dash app and the Flask server under it, configured from ``settings``."""
     settings = settings or Settings.from_env()
     server = Flask(__name__)
+    # Job ids are ASCII digits: werkzeug's int converter would also take a full-width "1" (U+FF11) as 1.
+    server.url_map.converters["int"] = AsciiIntegerConverter
     server.config["JOBDASH_SETTINGS"] = settings
     server.json = OrjsonProvider(server)
     init_logging(server, settings)
@@ -26,4 +30,12 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     init_cache(server, settings)
     server.register_blueprint(health_bp)
     register_api(server, settings)
-    return init_dash(server, settings)
+    app = init_dash(server, settings)
+    init_security_headers(app)
+    return app
+
+
+class AsciiIntegerConverter(IntegerConverter):
+    """``<int:…>`` for ASCII digits only."""
+
+    regex = r"[0-9]+"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from dashboard.settings import Settings, SettingsError
+from dashboard.settings import Settings, SettingsError, redact_url
 from db.engine import Database
 
 DEMO_JOBS = 5_000
@@ -141,7 +141,7 @@ def demo(host: str, port: int | None, jobs: int) -> None:
         click.echo(f"creating {jobs} demo jobs…", err=True)
         run_seed(database, jobs=jobs, events_per_job=DEMO_EVENTS_PER_JOB, seed=42)
     port = port or settings.port
-    click.echo(f"JobDash demo on http://{host}:{port}/  (database: {settings.database_url})")
+    click.echo(f"JobDash demo on http://{host}:{port}/  (database: {redact_url(settings.database_url)})")
     app.server.run(host=host, port=port, debug=False, threaded=True)
 
 

@@ -1,4 +1,4 @@
-"""gunicorn settings, read from the environment (SPEC section 2): PORT, WEB_CONCURRENCY, JOBDASH_THREADS."""
+"""gunicorn settings, read from the environment: PORT, WEB_CONCURRENCY, JOBDASH_THREADS."""
 
 from dashboard.settings import Settings
 
@@ -7,7 +7,8 @@ _settings = Settings.from_env()
 bind = f"0.0.0.0:{_settings.port}"
 workers = _settings.web_concurrency
 threads = _settings.threads
-worker_class = "gthread" if _settings.threads > 1 else "sync"
+# gthread that reads whole requests before a thread sees them: slow clients cannot take the threads.
+worker_class = "dashboard.worker.BufferingThreadWorker"
 timeout = 30
 graceful_timeout = 20
 keepalive = 5
@@ -16,3 +17,5 @@ accesslog = None
 errorlog = "-"
 max_requests = 10_000
 max_requests_jitter = 1_000
+# A client must not set SCRIPT_NAME (it would reach every cached link): no forwarded header is trusted.
+forwarder_headers = ""

@@ -28,14 +28,18 @@ def livez() -> Response:
 
 @bp.get("/readyz")
 @document(
-    summary="Readiness: 200 when the database (and Redis) answer",
+    summary="Readiness: 200 while the primary database answers (optional backends may be degraded)",
     tag="health",
     responses={200: Health},
     errors=(503,),
     public=True,
 )
 def readyz() -> Response:
-    """200 when the database (and Redis, when configured) answer; 503 problem otherwise."""
+    """200 while the primary database answers; 503 problem when it does not.
+
+    The read replica and Redis are optional: reads fall back to the primary and the cache is bypassed,
+    so either one failing is reported as ``degraded`` (still 200), never taken out of rotation.
+    """
     checks: dict[str, str] = {}
     database = get_database()
     for role, engine in (("database", database.writer), ("read_database", database.reader)):
@@ -46,12 +50,17 @@ def readyz() -> Response:
                 conn.execute(text("SELECT 1"))
             checks[role] = "ok"
         except Exception as exc:  # any failure means "not ready"; the log says which
-            log.warning("readiness check failed", extra={"check": role, "error": str(exc)})
-            checks[role] = "unavailable"
+            log.warning("readiness check failed", extra={"check": role, "error": str(exc).splitlines()[0]})
+            checks[role] = "unavailable" if role == "database" else "degraded"
     redis_state = cache_ping()
     if redis_state is not None:
-        checks["cache"] = "ok" if redis_state else "unavailable"
-    if any(state != "ok" for state in checks.values()):
-        failing = ", ".join(name for name, state in checks.items() if state != "ok")
-        return problem(503, "Service Unavailable", f"not ready: {failing} did not answer", checks=checks)
-    return jsonify(status="ok", checks=checks)
+        checks["cache"] = "ok" if redis_state else "degraded"
+    if checks["database"] != "ok":
+        return problem(
+            503,
+            "Service Unavailable",
+            "not ready: the database did not answer",
+            headers={"Retry-After": "1"},
+            checks=checks,
+        )
+    return jsonify(status="ok" if all(v == "ok" for v in checks.values()) else "degraded", checks=checks)

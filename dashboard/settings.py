@@ -6,6 +6,7 @@ import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 T = TypeVar("T")
 
@@ -37,6 +38,16 @@ def _boolean(raw: str) -> bool:
     raise ValueError(f"must be true or false, got {raw!r}")
 
 
+def redact_url(raw: str) -> str:
+    """``raw`` with any password replaced by ``***``: URLs in messages must not leak credentials."""
+    parts = urlsplit(raw.strip())
+    if parts.password is None:
+        return raw.strip()
+    netloc = parts.netloc.rsplit("@", 1)
+    user = netloc[0].split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[1]}"))
+
+
 def _database_url(raw: str) -> str:
     url = raw.strip()
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
@@ -45,7 +56,7 @@ def _database_url(raw: str) -> str:
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     if scheme in {"sqlite", "sqlite+pysqlite"}:
         return url
-    raise ValueError(f"must be a postgresql:// or sqlite:// URL, got {raw!r}")
+    raise ValueError(f"must be a postgresql:// or sqlite:// URL, got {redact_url(raw)!r}")
 
 
 def _optional_database_url(raw: str) -> str | None:
@@ -57,7 +68,7 @@ def _cache_url(raw: str) -> str | None:
     if not url:
         return None
     if not url.startswith(("redis://", "rediss://", "unix://")):
-        raise ValueError(f"must be a redis:// URL, got {raw!r}")
+        raise ValueError(f"must be a redis:// URL, got {redact_url(raw)!r}")
     return url
 
 
@@ -98,7 +109,7 @@ def _env(name: str, default: str, parse: Callable[[str], Any]) -> Any:
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """Every tuning point of JobDash (SPEC section 2); build it with :meth:`from_env`."""
+    """Every tuning point of JobDash; build it with :meth:`from_env`."""
 
     database_url: str = _env("JOBDASH_DATABASE_URL", "sqlite:///jobdash.db", _database_url)
     read_database_url: str | None = _env("JOBDASH_READ_DATABASE_URL", "", _optional_database_url)
@@ -108,6 +119,8 @@ class Settings:
     db_statement_timeout_ms: int = _env("JOBDASH_DB_STATEMENT_TIMEOUT_MS", "5000", _integer(0))
     cache_url: str | None = _env("JOBDASH_CACHE_URL", "", _cache_url)
     cache_ttl: int = _env("JOBDASH_CACHE_TTL", "5", _integer(0, 86400))
+    cache_max_mb: int = _env("JOBDASH_CACHE_MAX_MB", "64", _integer(1, 65536))
+    max_future_skew_s: int = _env("JOBDASH_MAX_FUTURE_SKEW_S", "300", _integer(0, 86400))
     default_page_size: int = _env("JOBDASH_DEFAULT_PAGE_SIZE", "50", _integer(1, 10000))
     max_page_size: int = _env("JOBDASH_MAX_PAGE_SIZE", "200", _integer(1, 10000))
     api_tokens: tuple[str, ...] = _env("JOBDASH_API_TOKENS", "", _tokens)
@@ -118,6 +131,7 @@ class Settings:
     port: int = _env("PORT", "8050", _integer(1, 65535))
     web_concurrency: int = _env("WEB_CONCURRENCY", "2", _integer(1, 256))
     threads: int = _env("JOBDASH_THREADS", "4", _integer(1, 256))
+    request_read_timeout_s: int = _env("JOBDASH_REQUEST_READ_TIMEOUT_S", "10", _integer(1, 3600))
 
     def __post_init__(self) -> None:
         if self.default_page_size > self.max_page_size:

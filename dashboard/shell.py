@@ -10,11 +10,14 @@ one per test) never share or duplicate them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, _callback, _pages, dcc, html
+from dash.exceptions import DependencyException
 from flask import Flask, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from dashboard.problems import problem
 from dashboard.settings import Settings
@@ -22,6 +25,8 @@ from dashboard.settings import Settings
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 THEME_STORAGE_KEY = "jobdash-theme"
+# A callback request carries a few inputs and states: far below this. Larger bodies are refused unread.
+CALLBACK_MAX_BYTES = 256 * 1024
 
 # Sets the saved theme before the first paint, so a dark-mode user never sees a white flash.
 _INDEX = """<!DOCTYPE html>
@@ -143,42 +148,93 @@ def _adopt_page_callbacks(app: dash.Dash) -> None:
     _callback.GLOBAL_CALLBACK_LIST.clear()
 
 
-def _callback_request_error(body: object, shapes: dict[str, tuple[int, int]]) -> str | None:
+def _is_component_ref(item: object) -> bool:
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("id"), str | dict)
+        and isinstance(item.get("property"), str)
+    )
+
+
+def _router_value_error(item: dict[str, object]) -> str | None:
+    """Dash's page router trusts its location's pathname and search to be text (a pathname from ``/``)."""
+    if item.get("id") != "_pages_location":
+        return None
+    value = item.get("value")
+    if item.get("property") == "pathname" and not (isinstance(value, str) and value.startswith("/")):
+        return "the pathname must be a string starting with /"
+    if item.get("property") == "search" and value is not None and not isinstance(value, str):
+        return "the search must be a string"
+    return None
+
+
+def _callback_request_error(body: object, callbacks: dict[str, dict[str, Any]]) -> str | None:
     """What is wrong with the envelope of a ``_dash-update-component`` request, or None."""
     if not isinstance(body, dict):
         return "the body must be a JSON object"
     output = body.get("output")
-    if not isinstance(output, str) or output not in shapes:
+    callback = callbacks.get(output) if isinstance(output, str) else None
+    if callback is None:
         return "output does not name a callback of this app"
+    if callback.get("clientside_function"):
+        return "output names a callback that runs in the browser"
     inputs, state = body.get("inputs"), body.get("state", [])
     if not isinstance(inputs, list) or not isinstance(state, list):
         return "inputs and state must be lists"
-    if (len(inputs), len(state)) != shapes[output]:
+    if (len(inputs), len(state)) != (len(callback["inputs"]), len(callback["state"])):
         return "inputs and state do not match the callback"
-    if not all(
-        isinstance(item, dict) and isinstance(item.get("id"), str | dict) for item in [*inputs, *state]
-    ):
+    items = [*inputs, *state]
+    if not all(isinstance(item, dict) and isinstance(item.get("id"), str | dict) for item in items):
         return "each input must name a component"
+    # Several outputs are spelled "..a.x...b.y.." and sent as a list; one output is one object.
+    multi = output.startswith("..")
+    outputs = body.get("outputs")
+    listed = outputs if isinstance(outputs, list) else [outputs]
+    if isinstance(outputs, list) != multi or len(listed) != (
+        len(output.strip(".").split("...")) if multi else 1
+    ):
+        return "outputs do not match the callback"
+    if not all(_is_component_ref(item) for item in listed):
+        return "each output must name a component and a property"
     if not isinstance(body.get("changedPropIds", []), list):
         return "changedPropIds must be a list"
-    return None
+    return next(filter(None, map(_router_value_error, items)), None)
+
+
+def _callback_body() -> object:
+    """The JSON of a callback request, refusing (413) a body above CALLBACK_MAX_BYTES before reading it."""
+    too_large = RequestEntityTooLarge(f"a callback request must be at most {CALLBACK_MAX_BYTES} bytes")
+    if (request.content_length or 0) > CALLBACK_MAX_BYTES:
+        raise too_large
+    request.max_content_length = CALLBACK_MAX_BYTES  # a chunked body is cut off there
+    try:
+        request.get_data()
+    except RequestEntityTooLarge:
+        raise too_large from None
+    return request.get_json(silent=True)
 
 
 def _refuse_malformed_callback_requests(app: dash.Dash) -> None:
-    """Answer a malformed callback request with a 400 problem before Dash trips over it (a 500).
+    """Answer a malformed callback request with a 4xx problem before Dash trips over it (a 500).
 
-    The values inside a well-formed request are each callback's to validate; this only checks the envelope.
+    The values inside a well-formed request are each callback's to validate; this checks the envelope,
+    and the location values Dash's own page router would fail on.
     """
     endpoint = app.config.routes_pathname_prefix + "_dash-update-component"
 
     def check() -> Response | None:
         if request.method != "POST" or request.path != endpoint:
             return None
-        shapes = {c["output"]: (len(c["inputs"]), len(c["state"])) for c in app._callback_list}
-        error = _callback_request_error(request.get_json(silent=True), shapes)
+        body = _callback_body()
+        callbacks = {c["output"]: c for c in app._callback_list}
+        error = _callback_request_error(body, callbacks)
         return problem(400, "Bad Request", f"Not a valid callback request: {error}.") if error else None
 
+    def unknown_dependency(exc: DependencyException) -> Response:
+        return problem(404, "Not Found", "no such Dash component file")
+
     app.server.before_request(check)
+    app.server.register_error_handler(DependencyException, unknown_dependency)
 
 
 def init_dash(server: Flask, settings: Settings) -> dash.Dash:
@@ -195,6 +251,8 @@ def init_dash(server: Flask, settings: Settings) -> dash.Dash:
         external_stylesheets=[],  # Bootstrap and its icons are served from assets/: no CDN needed
         suppress_callback_exceptions=True,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+        # Dash's social-card tags copy the request's Host into the page (twitter:url): none wanted.
+        include_pages_meta=False,
     )
     app.index_string = _INDEX
     app.layout = shell_layout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,6 +11,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+log = logging.getLogger(__name__)
 
 # Marks a connection whose transaction must start as a writer (SQLite: BEGIN IMMEDIATE).
 _WRITE_OPTION = "jobdash_write"
@@ -62,7 +66,8 @@ def _make_engine(
         # No pre-ping: it costs a round trip on every checkout. A connection the server dropped fails its
         # request once (a 503 the client may retry), is invalidated, and the pool reconnects.
         pool_recycle=1800,
-        connect_args={"options": options, "application_name": "jobdash"},
+        # A server that does not answer at all (down host, black hole) fails the connect, not the worker.
+        connect_args={"options": options, "application_name": "jobdash", "connect_timeout": 5},
     )
 
 
@@ -109,12 +114,22 @@ class Database:
         share one transaction, which costs nothing there.
         """
         if self.reader.dialect.name == "postgresql":
-            with self.reader.connect() as conn:
+            with self._read_connection() as conn:
                 conn.execution_options(isolation_level="AUTOCOMMIT")
                 yield conn
             return
-        with self.reader.connect() as conn, conn.begin():
+        with self._read_connection() as conn, conn.begin():
             yield conn
+
+    def _read_connection(self) -> Connection:
+        """A connection to the replica, or to the primary when the replica cannot be reached."""
+        if self.reader is self.writer:
+            return self.writer.connect()
+        try:
+            return self.reader.connect()
+        except OperationalError as exc:
+            log.warning("read replica unavailable; reading from the primary", extra={"error": str(exc)[:200]})
+            return self.writer.connect()
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:

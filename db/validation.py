@@ -76,6 +76,15 @@ def timestamp(value: object, field: str = "timestamp") -> dt.datetime:
     return value.astimezone(dt.UTC)
 
 
+def not_in_future(value: dt.datetime | None, field: str, *, skew_s: int, now: dt.datetime) -> None:
+    """An event may be at most ``skew_s`` seconds ahead of ``now`` (clocks differ a little, not years).
+
+    A far-future event would stay the newest forever and freeze its job's current status.
+    """
+    if value is not None and value > now + dt.timedelta(seconds=skew_s):
+        raise ValidationError.single(field, f"must not be more than {skew_s} seconds in the future")
+
+
 def optional_timestamp(value: object, field: str) -> dt.datetime | None:
     """:func:`timestamp`, or ``None``."""
     return None if value is None else timestamp(value, field)

@@ -32,11 +32,27 @@ def client_is_still_alive(app):
     return app.server.test_client().get("/livez").status_code == 200
 
 
-def test_readyz_checks_redis_when_configured(settings):
+def test_readyz_reports_an_unreachable_redis_as_degraded_not_unready(settings, job_factory):
+    job_factory()
     down = create_app(settings.replace(cache_url="redis://127.0.0.1:1/0", cache_ttl=5))
-    response = down.server.test_client().get("/readyz")
-    assert response.status_code == 503
-    assert response.get_json()["checks"]["cache"] == "unavailable"
+    client = down.server.test_client()
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "degraded", "checks": {"database": "ok", "cache": "degraded"}}
+    assert client.get("/api/jobs/").status_code == 200  # served, uncached
+
+
+def test_an_unreachable_read_replica_is_degraded_and_reads_fall_back_to_the_primary(settings, job_factory):
+    job = job_factory(name="on-the-primary")
+    replica_down = create_app(settings.replace(read_database_url="postgresql+psycopg://nobody@127.0.0.1:1/x"))
+    client = replica_down.server.test_client()
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.get_json()["checks"] == {"database": "ok", "read_database": "degraded"}
+    listed = client.get("/api/jobs/")
+    assert listed.status_code == 200
+    assert [j["name"] for j in listed.get_json()["results"]] == ["on-the-primary"]
+    assert client.get(f"/api/jobs/{job['id']}/").status_code == 200
 
 
 def test_requests_echo_a_request_id_and_server_timing(client):

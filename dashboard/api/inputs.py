@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TypeVar
 
 from flask import request
@@ -9,7 +10,9 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
+from dashboard.database import get_settings
 from dashboard.params import parse_model
+from db import validation
 from db.errors import FieldError, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
@@ -38,7 +41,10 @@ def _field_errors(exc: PydanticValidationError) -> list[FieldError]:
 
 
 def json_body(model: type[M]) -> M:
-    """The request body, which must be a JSON object of ``model``'s fields and at most 64 KiB."""
+    """The request body, which must be a JSON object of ``model``'s fields and at most 64 KiB.
+
+    A ``timestamp`` field more than ``JOBDASH_MAX_FUTURE_SKEW_S`` ahead of now is refused.
+    """
     if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
         raise UnsupportedMediaType(f"the body must be application/json, not {request.mimetype or 'missing'}")
     too_large = RequestEntityTooLarge(f"the body must be at most {MAX_BODY_BYTES} bytes (64 KiB)")
@@ -53,6 +59,14 @@ def json_body(model: type[M]) -> M:
         raise too_large
     try:
         # pydantic's own parser: one pass, refuses NaN, lone surrogates and (strictly) unknown fields.
-        return model.model_validate_json(raw)
+        parsed = model.model_validate_json(raw)
     except PydanticValidationError as exc:
         raise ValidationError(_field_errors(exc)) from None
+    # An event's time may run ahead of ours by the allowed clock skew, no further.
+    validation.not_in_future(
+        getattr(parsed, "timestamp", None),
+        "timestamp",
+        skew_s=get_settings().max_future_skew_s,
+        now=dt.datetime.now(dt.UTC),
+    )
+    return parsed

@@ -176,7 +176,7 @@ class Timeseries(_Output):
 class Health(_Output):
     """A health probe's answer."""
 
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"]
     checks: dict[str, str] | None = None
 
 
