@@ -22,7 +22,7 @@ pytestmark = pytest.mark.resilience
 BUDGET_S = 120
 
 
-def test_schemathesis_finds_no_server_error_and_no_schema_violation(tmp_path, record_property):
+def test_schemathesis_finds_no_server_error(tmp_path, record_property):
     st = shutil.which("st") or str(Path(__file__).resolve().parents[2] / ".venv/bin/st")
     if not Path(st).exists():
         pytest.skip("schemathesis is not installed (pip install -e '.[dev]')")
