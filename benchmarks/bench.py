@@ -11,7 +11,7 @@ real server (``jobdash serve``, gunicorn, 1 worker, uncached) and the minimal Fl
 the same gunicorn settings, and measures every list variant, detail, history and stats three ways: the app
 over HTTP, the floor app over HTTP, and the app's own SQL statements replayed through psycopg. Then the
 cache (hit against miss), and at the largest size: throughput (16 clients, 2 workers), 8 concurrent writers
-with the SPEC invariant checked afterwards, worker memory over 10,000 list requests, and a profile of the
+with the status invariant checked afterwards, worker memory over 10,000 list requests, and a profile of the
 app. Timings are reported, never asserted; an HTTP error or a broken invariant makes the run fail (exit 1)."""
 
 from __future__ import annotations

@@ -253,7 +253,7 @@ WHERE j.id = ANY(%s)
 
 
 def invariant_violations(url: str, job_ids: list[int]) -> int:
-    """How many of ``job_ids`` break the SPEC invariant (current status/updated_at = newest event)."""
+    """How many of ``job_ids`` break the status invariant (status and time = newest event)."""
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         row = conn.execute(INVARIANT_SQL, [job_ids]).fetchone()
     return int(row[0]) if row else -1

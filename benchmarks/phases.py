@@ -266,7 +266,7 @@ def _writers(server: Server, url: str, job_ids: list[int], args: Any) -> dict[st
     if result["errors"]:
         raise HttpError(f"writers: {result['errors']} errors: {result['error_detail']}")
     if violations:
-        raise RuntimeError(f"writers: {violations} jobs break the SPEC invariant")
+        raise RuntimeError(f"writers: {violations} jobs break the status invariant")
     if result["events_added"] != result["requests"]:
         raise RuntimeError(
             f"writers: {result['requests']} events acknowledged but {result['events_added']} stored"

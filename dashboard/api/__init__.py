@@ -1,4 +1,4 @@
-"""The JSON API (SPEC section 3): one ``/api`` blueprint made of small feature blueprints."""
+"""The JSON API (documented at /api/openapi.json): one ``/api`` blueprint made of small feature blueprints."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The SPEC section 1 invariant, with the writes arriving over HTTP from several threads at once."""
+"""The status invariant , with the writes arriving over HTTP from several threads at once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The SPEC section 1 invariant under concurrent writers: a stress test, and the race stepped by hand."""
+"""The status invariant under concurrent writers: a stress test, and the race stepped by hand."""
 
 import datetime as dt
 import random
