@@ -126,7 +126,7 @@ def test_links_keep_the_query_and_are_root_relative(client, job_factory):
 def test_count_is_exact_without_a_search_and_honest_with_one(client, database, monkeypatch, job_factory):
     for _ in range(5):
         job_factory()
-    assert client.get("/api/jobs/").get_json() | {"results": []} == {
+    exact = {
         "results": [],
         "next": None,
         "previous": None,
@@ -135,16 +135,9 @@ def test_count_is_exact_without_a_search_and_honest_with_one(client, database, m
         "partial": False,
         "searched": None,
     }
+    assert client.get("/api/jobs/").get_json() | {"results": []} == exact
     # Without a search the count comes from the count tables: exact on any page.
-    assert client.get("/api/jobs/?page_size=2").get_json() | {"results": [], "next": None} == {
-        "results": [],
-        "next": None,
-        "previous": None,
-        "count": 5,
-        "count_exact": True,
-        "partial": False,
-        "searched": None,
-    }
+    assert client.get("/api/jobs/?page_size=2").get_json() | {"results": [], "next": None} == exact
     # A search is counted within its budget, and honest beyond it (a lower bound).
     original = search.count_matches
     monkeypatch.setattr(search, "count_matches", lambda conn, **kw: original(conn, **{**kw, "budget": 3}))
