@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstrai
 from pydantic import ValidationError as PydanticValidationError
 
 from db.errors import FieldError, ValidationError
-from db.models import STATUSES
+from db.models import NAME_MAX_LENGTH, STATUSES
 from db.queries import DEFAULT_ORDERING, JobFilter
 from db.validation import Q_MAX_LENGTH
 
@@ -26,7 +26,7 @@ StatusParam = Annotated[
 ]
 MAX_CURSOR_LENGTH = 2048
 CURSOR_HELP = "Opaque token taken from next or previous."
-LIST_PARAMS = ("status", "q", "created_after", "created_before", "ordering", "page_size", "cursor")
+LIST_PARAMS = ("status", "q", "created_after", "created_before", "family", "ordering", "page_size", "cursor")
 
 
 class JobListParams(BaseModel):
@@ -41,6 +41,9 @@ class JobListParams(BaseModel):
     q: str | None = Field(None, max_length=Q_MAX_LENGTH, description="Case-insensitive name substring.")
     created_after: AwareDatetime | None = Field(None, description="ISO 8601 with offset; inclusive.")
     created_before: AwareDatetime | None = Field(None, description="ISO 8601 with offset; exclusive.")
+    family: str | None = Field(
+        None, max_length=NAME_MAX_LENGTH, description="Job family (the name without its run-specific tail)."
+    )
     ordering: OrderingParam = Field(DEFAULT_ORDERING, description="Sort key; ties are broken by id.")
     page_size: int | None = Field(None, ge=1, description="Rows per page, 1..JOBDASH_MAX_PAGE_SIZE.")
     cursor: str | None = Field(None, max_length=MAX_CURSOR_LENGTH, description=CURSOR_HELP)
@@ -127,6 +130,7 @@ def parse_job_list_query(
         q=params.q,
         created_after=params.created_after,
         created_before=params.created_before,
+        family=params.family,
     )
     page_size = check_page_size(params.page_size, default=default_page_size, maximum=max_page_size)
     return JobListQuery(filters=filters, ordering=params.ordering, page_size=page_size, cursor=params.cursor)
@@ -143,6 +147,8 @@ def list_query_string(query: JobListQuery, *, default_page_size: int) -> dict[st
         value: dt.datetime | None = getattr(query.filters, name)
         if value is not None:
             out[name] = value.isoformat()
+    if query.filters.family is not None:
+        out["family"] = query.filters.family
     if query.ordering != DEFAULT_ORDERING:
         out["ordering"] = query.ordering
     if query.page_size != default_page_size:

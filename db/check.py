@@ -2,11 +2,16 @@
 
 Problems (the check fails on any): a count row that differs from a recount of ``job`` (drift), a job
 whose current status or ``updated_at`` differs from its newest event (the invariant), a job with no
-event. Findings (reported, never a failure): events dated further in the future than the allowed skew,
-which were accepted before the write path refused them. Every line names one problem.
+event; a history aggregate row or a flag that differs from a replay of the event log, a job whose
+``status_since`` differs from its history, a job whose family is not the one ``JOBDASH_FAMILY_PATTERN``
+gives (after a change of the pattern: ``--repair`` works them out again), more families than the cap.
+Findings (reported, never a failure): events dated further in the future than the allowed skew, which
+were accepted before the write path refused them; transitions the lifecycle does not allow; jobs
+counted under the ``other`` family. Every line names one problem.
 
-The check reads whole tables (a few GROUP BYs and one pass over the history index): it is a maintenance
-command, not a request path, and takes about a minute per ten million jobs on PostgreSQL.
+The check reads whole tables (a few GROUP BYs, and one pass over the event log replaying every job's
+history): it is a maintenance command, not a request path. Run it in one snapshot (a REPEATABLE READ
+transaction on PostgreSQL) so that every table is read as of the same moment.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, bindparam, text
 
-from db import aggregates
+from db import aggregates, families, history
+from db.families import FamilyRules
 from db.models import UTCDateTime, as_utc
 
 # Jobs whose denormalized status or time differ from their newest event by (timestamp, id).
@@ -64,8 +70,87 @@ def _stamp(value: object) -> str:
     return as_utc(value).isoformat() if isinstance(value, dt.datetime) else str(value)
 
 
-def check(conn: Connection, *, skew: dt.timedelta = DEFAULT_SKEW, now: dt.datetime | None = None) -> Report:
-    """Recount the count tables and the invariant over the whole database."""
+def _describe(key: tuple[object, ...]) -> str:
+    return ", ".join(as_utc(k).isoformat() if isinstance(k, dt.datetime) else str(k) for k in key)
+
+
+def _history_problems(conn: Connection, report: Report, rules: FamilyRules) -> None:
+    """Replay every job's history and compare it with what the write path kept."""
+    admitted = set(families.kept_families(conn))
+
+    def expected(name: str) -> str:
+        family = rules.family_of(name)
+        return family if family in admitted else families.OTHER
+
+    replay = history.replay(conn, expected_family=expected)
+    drifted: list[str] = []
+    for name in history.HISTORY_TABLES:
+        kept, fresh = history.kept_rows(conn, name), replay.tally.rows[name]
+        for key in sorted(set(kept) | {k for k, n in fresh.items() if n}, key=repr):
+            if kept.get(key, 0) != fresh.get(key, 0):
+                drifted.append(
+                    f"drift: {name} ({_describe(key)}): kept {kept.get(key, 0)}, replayed {fresh.get(key, 0)}"
+                )
+    kept_flags, fresh_flags = history.kept_flags(conn), replay.tally.flags
+    for event_id in sorted(set(kept_flags) | set(fresh_flags)):
+        if kept_flags.get(event_id) != fresh_flags.get(event_id):
+            drifted.append(
+                f"drift: flag of event {event_id}: kept {kept_flags.get(event_id)}, "
+                f"replayed {fresh_flags.get(event_id)}"
+            )
+    report.problems.extend(drifted[:SHOWN])
+    if len(drifted) > SHOWN:
+        report.problems.append(f"drift: {len(drifted) - SHOWN} more history rows differ")
+    for job in replay.wrong_since:
+        report.problems.append(
+            f"status_since: job {job.id} says {_stamp(job.status_since)}, "
+            f"its history {_stamp(job.replayed_since)}"
+        )
+    if replay.wrong_since_count > len(replay.wrong_since):
+        report.problems.append(
+            f"status_since: {replay.wrong_since_count - len(replay.wrong_since)} more jobs"
+        )
+    for job, family in replay.wrong_family[:5]:
+        report.problems.append(
+            f"family: job {job.id} ({job.name!r}) is in {job.family!r}, the pattern says {family!r}"
+        )
+    if replay.wrong_family_count:
+        report.problems.append(
+            f"family: {replay.wrong_family_count} job(s) are not in the family JOBDASH_FAMILY_PATTERN gives "
+            "(changed pattern? `jobdash db check --repair` works them out again)"
+        )
+    if len(admitted) > rules.cap:
+        report.problems.append(
+            f"family: {len(admitted)} families are admitted, more than JOBDASH_MAX_FAMILIES ({rules.cap}); "
+            "`--repair` counts the newest under 'other'"
+        )
+    flags = sorted(fresh_flags.items(), key=lambda item: (item[1][4], item[0]), reverse=True)
+    for event_id, (job_id, _family, before, after, at) in flags[:SHOWN]:
+        report.findings.append(
+            f"transition: job {job_id} went {before} -> {after} at {_stamp(at)} (event {event_id}), "
+            "which the lifecycle does not allow"
+        )
+    if len(flags) > SHOWN:
+        report.findings.append(
+            f"transition: {len(flags) - SHOWN} more transitions the lifecycle does not allow"
+        )
+    others = sum(
+        n for (family, *_rest), n in replay.tally.rows["job_count_family"].items() if family == families.OTHER
+    )
+    if others:
+        report.findings.append(
+            f"family: {others} job(s) are counted under {families.OTHER!r} (beyond the cap)"
+        )
+
+
+def check(
+    conn: Connection,
+    *,
+    skew: dt.timedelta = DEFAULT_SKEW,
+    now: dt.datetime | None = None,
+    rules: FamilyRules = families.DEFAULT_RULES,
+) -> Report:
+    """Recount the count tables, the history aggregates and the invariant over the whole database."""
     report = Report()
     drifted = aggregates.drift(conn)
     report.problems.extend(f"drift: {d.describe()}" for d in drifted[:SHOWN])
@@ -84,9 +169,11 @@ def check(conn: Connection, *, skew: dt.timedelta = DEFAULT_SKEW, now: dt.dateti
             f"future: event {event_id} of job {job_id} is dated {_stamp(at)}, "
             f"more than {int(skew.total_seconds())} s ahead of now"
         )
+    _history_problems(conn, report, rules)
     return report
 
 
-def repair(conn: Connection) -> None:
-    """Rebuild the count tables from ``job`` (writers wait meanwhile); the invariant is not touched."""
-    aggregates.rebuild(conn)
+def repair(conn: Connection, *, rules: FamilyRules = families.DEFAULT_RULES) -> None:
+    """Work out every family and ``status_since`` again and rebuild every count and history table from
+    the jobs and their events (writers wait meanwhile); the invariant is not touched."""
+    history.rebuild(conn, rules)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from dashboard.api import jobs, openapi, stats
+from dashboard.api import insights, jobs, openapi, stats
 from dashboard.api.auth import init_basic_auth, write_refusal
 from dashboard.api.errors import API_PREFIX, guard_api_routes, register_error_handlers
 from dashboard.api.openapi import operation_of
@@ -31,7 +31,7 @@ def _check_operation() -> Response | None:
 def register_api(server: Flask, settings: Settings) -> None:
     """Mount the API on ``server``, with its auth, its problem errors and its guard on ``/api/`` paths."""
     api = Blueprint("api", __name__, url_prefix=API_PREFIX)
-    for feature in (jobs.bp, stats.bp, openapi.bp):
+    for feature in (jobs.bp, stats.bp, insights.bp, openapi.bp):
         api.register_blueprint(feature)
     api.before_request(_check_operation)
     register_error_handlers(server, api)
