@@ -75,16 +75,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--writers-size", default="1m", help="size for the writers comparison ('' skips it)")
     parser.add_argument("--writers", type=int, default=8)
-    parser.add_argument("--writer-seconds", type=float, default=20.0, help="per round")
-    parser.add_argument("--writer-rounds", type=int, default=2, help="alternating rounds per release")
+    parser.add_argument("--writer-seconds", type=float, default=None, help="per round (default 20, CI 3)")
+    parser.add_argument("--writer-rounds", type=int, default=None, help="rounds each (default 2, CI 1)")
     parser.add_argument("--baseline-rev", default=None, help="default: git merge-base HEAD main")
     parser.add_argument("--drop", action="store_true", help="drop the database copies at the end")
     parser.add_argument("--ci", action="store_true", help="2k jobs, few requests, no docs written")
     args = parser.parse_args(argv)
     if args.ci:
-        args.sizes, args.requests, args.warmup = "2k", 10, 2
-        args.writers_size, args.writer_seconds, args.writer_rounds = "2k", 3.0, 1
+        args.sizes = "2k" if args.sizes == "10k,1m,10m" else args.sizes
+        args.requests, args.warmup, args.writers_size = 10, 2, "2k"
         args.suffix = args.suffix if args.suffix != "insights" else "ci_insights"
+    if args.writer_seconds is None:
+        args.writer_seconds = 3.0 if args.ci else 20.0
+    if args.writer_rounds is None:
+        args.writer_rounds = 1 if args.ci else 2
     return args
 
 
@@ -498,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
         "writer_seconds": args.writer_seconds,
     }
     pool = PortPool()
-    for size in args.sizes.split(","):
+    for size in filter(None, args.sizes.split(",")):
         log(f"== {size}")
         results["sizes"][size] = measure_size(size.strip(), args, pool, log_dir, log)
     if args.writers_size:

@@ -7,11 +7,13 @@ never decide on a stale view of the current status (the classic lost update of r
 
 Each write also keeps exact, in the same transaction, the created counts of :mod:`db.aggregates` and
 the history aggregates of :mod:`db.history` (families, status mix changes, transitions, time in state,
-disallowed transitions), and the job's ``status_since``. On PostgreSQL the common writes are one
-statement each (the upserts ride in it as data-modifying CTEs): creating a job, and appending an event
-that is the job's newest. An event older than the job's newest (a late event) changes the runs around
-the place it lands in the history, which has to be read first (:func:`_neighbourhood`), after the lock:
-that costs two more statements. A delete reads the history it takes out of the aggregates.
+disallowed transitions), and the job's ``status_since``. On PostgreSQL creating a job is one statement
+(the upserts ride in it as data-modifying CTEs); appending an event is two: the job row is locked
+first, so that the second statement's snapshot holds every event of the job committed before, and the
+second reads where the event lands in the history (an event older than the job's newest, a late event,
+changes the runs around that place), works out every change from it in SQL and applies them. A delete
+locks the job, reads the history it takes out of the aggregates, and deletes. SQLite does the same
+statement by statement, with the changes worked out by :mod:`db.timeline`.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from db.models import (
 )
 from db.timeline import Changes, Neighbourhood
 
-_STAY_BUCKET = history.duration_bucket_sql("CAST(:ts AS timestamptz)", "moved.status_since")
+_STAY_BUCKET = history.duration_bucket_sql("runs.ended", "runs.at")
 # Create the job (if its family is admitted, or when told not to check), its first event, its counts.
 _CREATE_POSTGRES = text(
     with_history(
@@ -59,77 +61,137 @@ _CREATE_POSTGRES = text(
         relations="dm",
     )
 )
-# Lock the job and, when the event is its newest (the common case), append it and keep every aggregate
-# in one statement: `cur` locks the row and reads it (the newest committed version, after any wait); the
-# event is inserted after the lock, so its id is greater than any of the job's events, and a tie on time
-# makes it the newest. When the event is older than the job's newest (`go` is empty) nothing is written
-# and the caller takes the late path, with the row still locked.
+# The events just before (p) and just after (n) where an event at :ts lands in a job's history, and
+# the end of n's run (z: the next event in another status); each a short walk of the history index.
+_AROUND = """p AS (
+        SELECT id, status_type, timestamp FROM job_status WHERE job_id = :job_id AND timestamp <= :ts
+        ORDER BY timestamp DESC, id DESC LIMIT 1
+    ), n AS (
+        SELECT id, status_type, timestamp FROM job_status WHERE job_id = :job_id AND timestamp > :ts
+        ORDER BY timestamp, id LIMIT 1
+    )"""
+_RUN_END = """z AS (
+        SELECT s.timestamp FROM job_status s, n
+        WHERE s.job_id = :job_id AND (s.timestamp, s.id) > (n.timestamp, n.id)
+          AND s.status_type <> n.status_type
+        ORDER BY s.timestamp, s.id LIMIT 1
+    )"""
+# Lock the job (the statement that follows then reads a snapshot taken after the lock: every event of
+# the job committed before is in it). Later statements of the write run with generic plans (they are key
+# lookups and upserts whose planning, dozens of CTEs, costs more than running them) and without bitmap
+# scans (the walks of a job's history must stop at their LIMIT, not read the whole history first).
+_LOCK_POSTGRES = text(
+    "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), "
+    "set_config('enable_bitmapscan', 'off', true) "
+    "FROM job WHERE job.id = :job_id FOR UPDATE"
+)
+# Append an event to the locked job and keep every aggregate, in one statement; the same rules as
+# db.timeline.insert_changes (which SQLite, seeding and the check use), written in SQL:
+#
+# - `nb`: where the event lands: the events just before (p) and after (n) it, when p's run began (the
+#   job's status_since when p is the newest event, else right after the last event in another status
+#   before p) and when n's run ends (z: the next event in another status).
+# - `before_list` / `after_list`: that stretch as (position, status, start) without and with the new
+#   event (2), '~' marking where the run after n's begins; `before_runs` / `after_runs`: their runs.
+# - The status mix change (`m`) and the stays (`s`) are the difference between the two stretches'
+#   contributions; the transitions (`t`) replace p -> n by p -> new -> n; the current status moves
+#   (`d`) only when the event is the newest; flags follow the transitions.
 _APPEND_POSTGRES = text(
     with_history(
         f"""
     WITH cur AS (
-        SELECT job.id, job.updated_at, job.created_at, job.current_status_type AS old, job.status_since,
-               job.family
-        FROM job WHERE job.id = :job_id FOR UPDATE
-    ), go AS (
-        SELECT cur.* FROM cur WHERE cur.updated_at <= :ts
-    ), ins AS (
-        INSERT INTO job_status (job_id, status_type, timestamp, message)
-        SELECT go.id, :status, :ts, :message FROM go
-        RETURNING job_status.id
-    ), upd AS (
-        UPDATE job SET current_status_type = :status, updated_at = :ts,
-            status_since = CASE WHEN go.old = :status THEN go.status_since ELSE :ts END
-        FROM go WHERE job.id = go.id
-        RETURNING job.id
-    ), moved AS (
-        SELECT go.* FROM go WHERE go.old <> :status
+        SELECT job.id, job.created_at, job.family, job.current_status_type, job.status_since
+        FROM job WHERE job.id = :job_id
+    ), {_AROUND}, q AS (
+        SELECT s.timestamp, s.id FROM job_status s, p, n
+        WHERE s.job_id = :job_id AND (s.timestamp, s.id) < (p.timestamp, p.id)
+          AND s.status_type <> p.status_type
+        ORDER BY s.timestamp DESC, s.id DESC LIMIT 1
+    ), {_RUN_END}, nb AS (
+        SELECT cur.*, p.status_type AS ps,
+               CASE
+                   WHEN n.id IS NULL THEN cur.status_since
+                   WHEN EXISTS (SELECT 1 FROM q) THEN (
+                       SELECT s.timestamp FROM job_status s, q
+                       WHERE s.job_id = :job_id AND (s.timestamp, s.id) > (q.timestamp, q.id)
+                       ORDER BY s.timestamp, s.id LIMIT 1
+                   )
+                   ELSE (SELECT min(timestamp) FROM job_status WHERE job_id = :job_id)
+               END AS pa,
+               n.id AS nid, n.status_type AS ns, n.timestamp AS nt, (SELECT timestamp FROM z) AS nz,
+               CAST(:status AS varchar) AS x, CAST(:ts AS timestamptz) AS xt
+        FROM cur LEFT JOIN p ON 1 = 1 LEFT JOIN n ON 1 = 1
+    ), before_list AS (
+        SELECT v.pos, v.status, v.at
+        FROM nb CROSS JOIN LATERAL (VALUES (1, nb.ps, nb.pa), (3, nb.ns, nb.nt), (4, '~', nb.nz))
+            AS v(pos, status, at)
+        WHERE v.status IS NOT NULL AND v.at IS NOT NULL AND (v.pos <> 4 OR nb.nid IS NOT NULL)
+    ), after_list AS (
+        SELECT * FROM before_list UNION ALL SELECT 2, nb.x, nb.xt FROM nb
+    ), stretches AS (
+        SELECT -1 AS sign, * FROM before_list UNION ALL SELECT 1, * FROM after_list
+    ), run_starts AS (
+        SELECT sign, pos, status, at FROM (
+            SELECT stretches.*, lag(status) OVER (PARTITION BY sign ORDER BY pos) AS before
+            FROM stretches
+        ) AS marked
+        WHERE before IS DISTINCT FROM status
+    ), runs AS (
+        SELECT sign, pos, status, at,
+               lag(status) OVER (PARTITION BY sign ORDER BY pos) AS previous,
+               lead(at) OVER (PARTITION BY sign ORDER BY pos) AS ended
+        FROM run_starts
+    ), mix AS (
+        SELECT at, status, sum(sign) AS n FROM (
+            SELECT sign, at, status FROM runs
+            UNION ALL SELECT -sign, at, previous FROM runs WHERE previous IS NOT NULL
+        ) AS contributions
+        GROUP BY at, status HAVING sum(sign) <> 0
     ), d AS (
-        SELECT moved.created_at, moved.id AS job_id, moved.family, x.status, x.n
-        FROM moved CROSS JOIN LATERAL (VALUES (moved.old, -1), (CAST(:status AS varchar), 1)) AS x(status, n)
+        SELECT nb.created_at, nb.id AS job_id, nb.family, v.status, v.n
+        FROM nb CROSS JOIN LATERAL (VALUES (nb.ps, -1), (nb.x, 1)) AS v(status, n)
+        WHERE nb.nid IS NULL AND nb.ps IS NOT NULL AND nb.ps <> nb.x
     ), m AS (
-        SELECT CAST(:ts AS timestamptz) AS at, moved.id AS job_id, x.status, x.n
-        FROM moved CROSS JOIN LATERAL (VALUES (moved.old, -1), (CAST(:status AS varchar), 1)) AS x(status, n)
+        SELECT mix.at, nb.id AS job_id, mix.status, mix.n FROM mix, nb WHERE mix.status <> '~'
     ), t AS (
-        SELECT CAST(:ts AS timestamptz) AS at, go.family, go.old AS from_status,
-               CAST(:status AS varchar) AS to_status, 1 AS n
-        FROM go
+        SELECT v.at, nb.family, v.a AS from_status, v.b AS to_status, v.n
+        FROM nb CROSS JOIN LATERAL (
+            VALUES (nb.xt, nb.ps, nb.x, 1), (nb.nt, nb.x, nb.ns, 1), (nb.nt, nb.ps, nb.ns, -1)
+        ) AS v(at, a, b, n)
+        WHERE v.a IS NOT NULL AND v.b IS NOT NULL
     ), s AS (
-        SELECT CAST(:ts AS timestamptz) AS at, moved.family, moved.old AS status,
-               {_STAY_BUCKET} AS bucket, 1 AS n
-        FROM moved
-    ), flag AS (
-        INSERT INTO job_disallowed_transition (event_id, job_id, family, from_status, to_status, at)
-        SELECT ins.id, go.id, go.family, go.old, :status, :ts FROM ins, go
-        WHERE NOT {lifecycle.allowed_sql("go.old", "CAST(:status AS varchar)")}
-    )""",  # noqa: S608 - fixed names and constants
-        """
-    SELECT (SELECT ins.id FROM ins), cur.updated_at, cur.created_at, cur.old, cur.status_since, cur.family
-    FROM cur
-    """,
-    )
-)
-# Append a late event: insert it, set the job's status_since, replace flags, apply the deltas.
-_APPLY_POSTGRES = text(
-    with_history(
-        f"""
-    WITH ins AS (
+        SELECT runs.ended AS at, nb.family, runs.status, {_STAY_BUCKET} AS bucket, sum(runs.sign) AS n
+        FROM runs, nb WHERE runs.ended IS NOT NULL AND runs.status <> '~'
+        GROUP BY 1, 2, 3, 4 HAVING sum(runs.sign) <> 0
+    ), ins AS (
         INSERT INTO job_status (job_id, status_type, timestamp, message)
         VALUES (:job_id, :status, :ts, :message)
         RETURNING job_status.id
+    ), since AS (
+        SELECT CASE WHEN nb.nz IS NOT NULL THEN nb.status_since ELSE (
+            SELECT at FROM runs WHERE sign = 1 ORDER BY pos DESC LIMIT 1
+        ) END AS value
+        FROM nb
     ), upd AS (
-        UPDATE job SET status_since = :since WHERE job.id = :job_id AND job.status_since <> :since
-    ), unflag AS (
-        DELETE FROM job_disallowed_transition WHERE event_id = ANY(CAST(:unflag AS bigint[]))
-    ), flag AS (
+        UPDATE job SET
+            current_status_type = CASE WHEN nb.nid IS NULL THEN nb.x ELSE job.current_status_type END,
+            updated_at = CASE WHEN nb.nid IS NULL THEN nb.xt ELSE job.updated_at END,
+            status_since = since.value
+        FROM nb, since
+        WHERE job.id = nb.id AND (nb.nid IS NULL OR job.status_since <> since.value)
+    ), flag_new AS (
         INSERT INTO job_disallowed_transition (event_id, job_id, family, from_status, to_status, at)
-        SELECT coalesce(x.event_id, ins.id), :job_id, :family, x.a, x.b, x.at
-        FROM ins, unnest(
-            CAST(:f_event AS bigint[]), CAST(:f_from AS varchar[]), CAST(:f_to AS varchar[]),
-            CAST(:f_at AS timestamptz[])
-        ) AS x(event_id, a, b, at)
+        SELECT ins.id, nb.id, nb.family, nb.ps, nb.x, nb.xt FROM ins, nb
+        WHERE nb.ps IS NOT NULL AND NOT {lifecycle.allowed_sql("nb.ps", "nb.x")}
+    ), flag_next AS (
+        INSERT INTO job_disallowed_transition (event_id, job_id, family, from_status, to_status, at)
+        SELECT nb.nid, nb.id, nb.family, nb.x, nb.ns, nb.nt FROM nb
+        WHERE nb.nid IS NOT NULL AND NOT {lifecycle.allowed_sql("nb.x", "nb.ns")}
         ON CONFLICT (event_id) DO UPDATE SET from_status = excluded.from_status
-    ), {history.ARRAY_DELTAS}""",  # noqa: S608 - fixed text
+    ), unflag_next AS (
+        DELETE FROM job_disallowed_transition USING nb
+        WHERE event_id = nb.nid AND {lifecycle.allowed_sql("nb.x", "nb.ns")}
+    )""",  # noqa: S608 - fixed names and constants
         "SELECT ins.id FROM ins",
     )
 )
@@ -149,14 +211,8 @@ _DELETE_POSTGRES = text(
 # part is a short walk of the history index from the landing place.
 _NEIGHBOURHOOD = (
     text(
-        """
-    WITH p AS (
-        SELECT id, status_type, timestamp FROM job_status WHERE job_id = :job_id AND timestamp <= :ts
-        ORDER BY timestamp DESC, id DESC LIMIT 1
-    ), n AS (
-        SELECT id, status_type, timestamp FROM job_status WHERE job_id = :job_id AND timestamp > :ts
-        ORDER BY timestamp, id LIMIT 1
-    ), q AS (
+        f"""
+    WITH {_AROUND}, q AS (
         SELECT s.timestamp, s.id FROM job_status s, p
         WHERE s.job_id = :job_id AND (s.timestamp, s.id) < (p.timestamp, p.id)
           AND s.status_type <> p.status_type
@@ -165,12 +221,7 @@ _NEIGHBOURHOOD = (
         SELECT s.timestamp FROM job_status s, q
         WHERE s.job_id = :job_id AND (s.timestamp, s.id) > (q.timestamp, q.id)
         ORDER BY s.timestamp, s.id LIMIT 1
-    ), z AS (
-        SELECT s.timestamp FROM job_status s, n
-        WHERE s.job_id = :job_id AND (s.timestamp, s.id) > (n.timestamp, n.id)
-          AND s.status_type <> n.status_type
-        ORDER BY s.timestamp, s.id LIMIT 1
-    )
+    ), {_RUN_END}
     SELECT p.id AS p_id, p.status_type AS p_status, p.timestamp AS p_at,
            coalesce((SELECT timestamp FROM a), (
                SELECT min(timestamp) FROM job_status WHERE job_id = :job_id
@@ -178,7 +229,7 @@ _NEIGHBOURHOOD = (
            n.id AS n_id, n.status_type AS n_status, n.timestamp AS n_at,
            (SELECT timestamp FROM z) AS n_run_end
     FROM (SELECT 1 AS one) AS o LEFT JOIN p ON 1 = 1 LEFT JOIN n ON 1 = 1
-    """
+    """  # noqa: S608 - fixed text
     )
     .bindparams(bindparam("ts", type_=UTCDateTime()))
     .columns(p_at=UTCDateTime(), p_run_start=UTCDateTime(), n_at=UTCDateTime(), n_run_end=UTCDateTime())
@@ -258,14 +309,11 @@ def append_status(
     job_id, ts, new_status = values["job_id"], values["timestamp"], values["status"]
     event = {"job_id": job_id, "status": new_status, "ts": ts, "message": values["message"]}
     if conn.dialect.name == "postgresql":
-        row = conn.execute(_APPEND_POSTGRES, event).first()
-        if row is None:
+        if conn.execute(_LOCK_POSTGRES, {"job_id": job_id}).first() is None:
             raise NotFound("job", job_id)
-        event_id, updated, created, _old, since, family = row
-        if event_id is None:  # late: the job row is locked now, so the history read next is current
-            event_id = _append_late(conn, event, JobRef(job_id, as_utc(created), family), as_utc(since))
+        event_id = conn.execute(_APPEND_POSTGRES, event).scalar_one()
     else:
-        # SQLite writers hold the database's write lock (BEGIN IMMEDIATE): this read is current.
+        # SQLite writers hold the database's write lock (BEGIN IMMEDIATE): these reads are current.
         locked = conn.execute(
             select(
                 job_table.c.updated_at,
@@ -273,21 +321,19 @@ def append_status(
                 job_table.c.current_status_type,
                 job_table.c.status_since,
                 job_table.c.family,
-            )
-            .where(job_table.c.id == job_id)
-            .with_for_update()
+            ).where(job_table.c.id == job_id)
         ).first()
         if locked is None:
             raise NotFound("job", job_id)
         updated, created, old, since, family = locked
-        job = JobRef(job_id, created, family)
         if ts >= updated:
             place = Neighbourhood((0, old, updated), since, None, None, since)
-            event_id = _apply_sqlite(
-                conn, event, job, *timeline.insert_changes(place, new_status, ts), newest=True
-            )
         else:
-            event_id = _append_late(conn, event, job, since)
+            place = _neighbourhood(conn, job_id, ts, since)
+        changes, new_since = timeline.insert_changes(place, new_status, ts)
+        event_id = _apply_sqlite(
+            conn, event, JobRef(job_id, created, family), changes, new_since, newest=ts >= updated
+        )
     return {
         "id": event_id,
         "job_id": job_id,
@@ -298,34 +344,11 @@ def append_status(
 
 
 def _neighbourhood(conn: Connection, job_id: int, ts: dt.datetime, since: dt.datetime) -> Neighbourhood:
+    """Where an event at ``ts`` lands in the (locked) job's history."""
     row = conn.execute(_NEIGHBOURHOOD, {"job_id": job_id, "ts": ts}).mappings().one()
     before = None if row["p_id"] is None else (row["p_id"], row["p_status"], row["p_at"])
     after = None if row["n_id"] is None else (row["n_id"], row["n_status"], row["n_at"])
     return Neighbourhood(before, row["p_run_start"] if before else None, after, row["n_run_end"], since)
-
-
-def _append_late(conn: Connection, event: dict[str, Any], job: JobRef, since: dt.datetime) -> int:
-    """Append an event older than the job's newest: it changes the runs around where it lands."""
-    place = _neighbourhood(conn, job.id, event["ts"], since)
-    changes, new_since = timeline.insert_changes(place, event["status"], event["ts"])
-    if conn.dialect.name != "postgresql":
-        return _apply_sqlite(conn, event, job, changes, new_since, newest=False)
-    # One flag per event: a flag that is both dropped and added is the same event's, re-pointed.
-    flagged = {event_id for event_id, *_rest in changes.flags if event_id is not None}
-    flags = changes.flags
-    params = {
-        **event,
-        **history.array_params(job, changes),
-        "since": new_since,
-        "family": job.family,
-        "unflag": [event_id for event_id in changes.unflag if event_id not in flagged],
-        "f_event": [event_id for event_id, *_rest in flags],
-        "f_from": [before for _e, before, _a, _t in flags],
-        "f_to": [after for _e, _b, after, _t in flags],
-        "f_at": [at for *_rest, at in flags],
-    }
-    event_id: int = conn.execute(_APPLY_POSTGRES, params).scalar_one()
-    return event_id
 
 
 def _apply_sqlite(
