@@ -19,11 +19,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, bindparam, select, text
 
 from db import aggregates, families, history
 from db.families import FamilyRules
-from db.models import UTCDateTime, as_utc
+from db.models import UTCDateTime, as_utc, job_table
 
 # Jobs whose denormalized status or time differ from their newest event by (timestamp, id).
 INVARIANT_BREAKS = text(
@@ -70,53 +70,55 @@ def _stamp(value: object) -> str:
     return as_utc(value).isoformat() if isinstance(value, dt.datetime) else str(value)
 
 
-def _describe(key: tuple[object, ...]) -> str:
-    return ", ".join(as_utc(k).isoformat() if isinstance(k, dt.datetime) else str(k) for k in key)
-
-
 def _history_problems(conn: Connection, report: Report, rules: FamilyRules) -> None:
-    """Replay every job's history and compare it with what the write path kept."""
+    """Replay every job's history and compare it with what the write path kept; check the families."""
+    found = history.differences(conn)
+    report.problems.extend(f"drift: {line}" for line in found.rows)
+    if found.rows_count > len(found.rows):
+        report.problems.append(f"drift: {found.rows_count - len(found.rows)} more history rows differ")
+    for job_id, stored, replayed in found.since:
+        report.problems.append(
+            f"status_since: job {job_id} says {_stamp(stored)}, its history {_stamp(replayed)}"
+        )
+    if found.since_count > len(found.since):
+        report.problems.append(f"status_since: {found.since_count - len(found.since)} more jobs")
+    _family_problems(conn, report, rules)
+    for event_id, job_id, _family, before, after, at in found.flags:
+        report.findings.append(
+            f"transition: job {job_id} went {before} -> {after} at {_stamp(at)} (event {event_id}), "
+            "which the lifecycle does not allow"
+        )
+    if found.flags_count > len(found.flags):
+        report.findings.append(
+            f"transition: {found.flags_count - len(found.flags)} more transitions the lifecycle "
+            "does not allow"
+        )
+
+
+def _family_problems(conn: Connection, report: Report, rules: FamilyRules) -> None:
+    """Every job's stored family against the one the pattern gives (one pass over the names)."""
     admitted = set(families.kept_families(conn))
-
-    def expected(name: str) -> str:
+    wrong, others = 0, 0
+    shown: list[str] = []
+    rows = conn.execute(
+        select(job_table.c.id, job_table.c.name, job_table.c.family).execution_options(
+            stream_results=True, yield_per=50_000
+        )
+    )
+    for job_id, name, stored in rows:
         family = rules.family_of(name)
-        return family if family in admitted else families.OTHER
-
-    replay = history.replay(conn, expected_family=expected)
-    drifted: list[str] = []
-    for name in history.HISTORY_TABLES:
-        kept, fresh = history.kept_rows(conn, name), replay.tally.rows[name]
-        for key in sorted(set(kept) | {k for k, n in fresh.items() if n}, key=repr):
-            if kept.get(key, 0) != fresh.get(key, 0):
-                drifted.append(
-                    f"drift: {name} ({_describe(key)}): kept {kept.get(key, 0)}, replayed {fresh.get(key, 0)}"
+        expected = family if family in admitted else families.OTHER
+        others += stored == families.OTHER
+        if expected != stored:
+            wrong += 1
+            if len(shown) < 5:
+                shown.append(
+                    f"family: job {job_id} ({name!r}) is in {stored!r}, the pattern says {expected!r}"
                 )
-    kept_flags, fresh_flags = history.kept_flags(conn), replay.tally.flags
-    for event_id in sorted(set(kept_flags) | set(fresh_flags)):
-        if kept_flags.get(event_id) != fresh_flags.get(event_id):
-            drifted.append(
-                f"drift: flag of event {event_id}: kept {kept_flags.get(event_id)}, "
-                f"replayed {fresh_flags.get(event_id)}"
-            )
-    report.problems.extend(drifted[:SHOWN])
-    if len(drifted) > SHOWN:
-        report.problems.append(f"drift: {len(drifted) - SHOWN} more history rows differ")
-    for job in replay.wrong_since:
+    report.problems.extend(shown)
+    if wrong:
         report.problems.append(
-            f"status_since: job {job.id} says {_stamp(job.status_since)}, "
-            f"its history {_stamp(job.replayed_since)}"
-        )
-    if replay.wrong_since_count > len(replay.wrong_since):
-        report.problems.append(
-            f"status_since: {replay.wrong_since_count - len(replay.wrong_since)} more jobs"
-        )
-    for job, family in replay.wrong_family[:5]:
-        report.problems.append(
-            f"family: job {job.id} ({job.name!r}) is in {job.family!r}, the pattern says {family!r}"
-        )
-    if replay.wrong_family_count:
-        report.problems.append(
-            f"family: {replay.wrong_family_count} job(s) are not in the family JOBDASH_FAMILY_PATTERN gives "
+            f"family: {wrong} job(s) are not in the family JOBDASH_FAMILY_PATTERN gives "
             "(changed pattern? `jobdash db check --repair` works them out again)"
         )
     if len(admitted) > rules.cap:
@@ -124,19 +126,6 @@ def _history_problems(conn: Connection, report: Report, rules: FamilyRules) -> N
             f"family: {len(admitted)} families are admitted, more than JOBDASH_MAX_FAMILIES ({rules.cap}); "
             "`--repair` counts the newest under 'other'"
         )
-    flags = sorted(fresh_flags.items(), key=lambda item: (item[1][4], item[0]), reverse=True)
-    for event_id, (job_id, _family, before, after, at) in flags[:SHOWN]:
-        report.findings.append(
-            f"transition: job {job_id} went {before} -> {after} at {_stamp(at)} (event {event_id}), "
-            "which the lifecycle does not allow"
-        )
-    if len(flags) > SHOWN:
-        report.findings.append(
-            f"transition: {len(flags) - SHOWN} more transitions the lifecycle does not allow"
-        )
-    others = sum(
-        n for (family, *_rest), n in replay.tally.rows["job_count_family"].items() if family == families.OTHER
-    )
     if others:
         report.findings.append(
             f"family: {others} job(s) are counted under {families.OTHER!r} (beyond the cap)"

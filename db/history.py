@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from db import aggregates, families, timeline
+from db import aggregates, families, lifecycle, timeline
 from db.aggregates import POSTGRES_COUNT_CTES, day_start, hour_start
 from db.models import (
     COUNT_STRIPES,
@@ -364,10 +364,6 @@ class Replay:
     wrong_since: list[ReplayedJob] = field(default_factory=list)
     wrong_since_count: int = 0
     changed_count: int = 0
-    # Jobs whose stored family is not the one the rules give (when asked to check), and a few of them
-    # with the family the rules give.
-    wrong_family: list[tuple[ReplayedJob, str]] = field(default_factory=list)
-    wrong_family_count: int = 0
 
 
 def _stream(conn: Connection, stmt: Any) -> Iterator[Any]:
@@ -414,14 +410,12 @@ def replay(
     *,
     family_of: Callable[[Any], str] | None = None,
     store: Callable[[Changed], None] | None = None,
-    expected_family: Callable[[str], str] | None = None,
 ) -> Replay:
     """Recount everything the write path keeps from the event log (one pass over ``job_status``).
 
     Rows are keyed by each job's stored family unless ``family_of(job row)`` says otherwise (a repair
     after a change of the pattern). The jobs whose family or ``status_since`` differ from the stored
-    ones are handed to ``store`` in batches; with ``expected_family(name)``, stored families that differ
-    from it are counted. Run it in one snapshot (a transaction) so every table agrees.
+    ones are handed to ``store`` in batches. Run it in one snapshot (a transaction) so every table agrees.
     """
     out = Replay()
     tally = out.tally
@@ -437,14 +431,6 @@ def replay(
             out.wrong_since_count += 1
             if len(out.wrong_since) < SHOWN:
                 out.wrong_since.append(ReplayedJob(job_id, name, stored_family, stored, since))
-        if expected_family is not None:
-            expected = expected_family(name)
-            if expected != stored_family:
-                out.wrong_family_count += 1
-                if len(out.wrong_family) < SHOWN:
-                    out.wrong_family.append(
-                        (ReplayedJob(job_id, name, stored_family, stored, since), expected)
-                    )
         if family != stored_family or stored != since:
             out.changed_count += 1
             if store is not None:
@@ -487,35 +473,203 @@ def admitted_families(conn: Connection, rules: families.FamilyRules) -> list[str
     return list(admitted)
 
 
-def rebuild(conn: Connection, rules: families.FamilyRules) -> Replay:
+# ---------------------------------------------------------------- replay in SQL (PostgreSQL, large tables)
+
+# The same rules as db.timeline, over the whole event log in one pass (the history index read in order,
+# window functions over it with no sort): transitions and flags from every event and its predecessor, run
+# starts where the predecessor has another status, each run's end from the nearest newer run start, the
+# mix from the runs, the stays from the closed runs and status_since from the open ones. ``{families}`` is
+# a relation (id, family) giving each job's family. The results land in temporary tables (r_*), hour and
+# day grains only: the coarser ones are sums of those.
+_REPLAY_TABLES = (
+    "CREATE TEMPORARY TABLE r_transitions (starts_at timestamptz, family varchar(255), from_status "
+    "varchar(16), to_status varchar(16), transitions bigint) ON COMMIT DROP",
+    "CREATE TEMPORARY TABLE r_flags (event_id bigint, job_id bigint, family varchar(255), from_status "
+    "varchar(16), to_status varchar(16), at timestamptz) ON COMMIT DROP",
+    "CREATE TEMPORARY TABLE r_mix (starts_at timestamptz, status varchar(16), stripe smallint, jobs bigint) "
+    "ON COMMIT DROP",
+    "CREATE TEMPORARY TABLE r_stays (family varchar(255), status varchar(16), starts_at timestamptz, "
+    "bucket smallint, stays bigint) ON COMMIT DROP",
+    "CREATE TEMPORARY TABLE r_since (job_id bigint PRIMARY KEY, since timestamptz) ON COMMIT DROP",
+)
+_STAY_BUCKET = duration_bucket_sql("ended", "at")
+_REPLAY_POSTGRES = f"""
+    WITH e AS MATERIALIZED (
+        SELECT job_id, id, status, at, family, prev, is_start,
+               CASE WHEN is_start THEN min(at) FILTER (WHERE is_start) OVER (
+                   PARTITION BY job_id ORDER BY at DESC, id DESC
+                   ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+               ) END AS ended
+        FROM (
+            SELECT s.job_id, s.id, s.status_type AS status, s.timestamp AS at, f.family,
+                   lead(s.status_type) OVER w AS prev,
+                   lead(s.status_type) OVER w IS DISTINCT FROM s.status_type AS is_start
+            FROM job_status s JOIN {{families}} f ON f.id = s.job_id
+            WINDOW w AS (PARTITION BY s.job_id ORDER BY s.timestamp DESC, s.id DESC)
+        ) AS events
+    ), t AS (
+        INSERT INTO r_transitions
+        SELECT date_trunc('hour', at, 'UTC'), family, prev, status, count(*) FROM e
+        WHERE prev IS NOT NULL GROUP BY 1, 2, 3, 4
+    ), fl AS (
+        INSERT INTO r_flags
+        SELECT id, job_id, family, prev, status, at FROM e
+        WHERE prev IS NOT NULL AND NOT {lifecycle.allowed_sql("prev", "status")}
+    ), mx AS (
+        INSERT INTO r_mix
+        SELECT date_trunc('hour', at, 'UTC'), status, mod(job_id, {MIX_STRIPES}), sum(n) FROM (
+            SELECT at, status, job_id, 1 AS n FROM e WHERE is_start
+            UNION ALL SELECT at, prev, job_id, -1 FROM e WHERE is_start AND prev IS NOT NULL
+        ) AS contributions
+        GROUP BY 1, 2, 3 HAVING sum(n) <> 0
+    ), sy AS (
+        INSERT INTO r_stays
+        SELECT family, status, date_trunc('day', ended, 'UTC'), {_STAY_BUCKET}, count(*)
+        FROM e WHERE is_start AND ended IS NOT NULL GROUP BY 1, 2, 3, 4
+    )
+    INSERT INTO r_since SELECT job_id, at FROM e WHERE is_start AND ended IS NULL
+"""  # noqa: S608 - fixed names and constants
+# What each kept table should hold, from the replay's temporary tables.
+_REPLAYED_ROWS = {
+    "job_transition_hour": "SELECT starts_at, family, from_status, to_status, transitions FROM r_transitions",
+    "job_transition_day": "SELECT date_trunc('day', starts_at, 'UTC'), family, from_status, to_status, "
+    "sum(transitions) FROM r_transitions GROUP BY 1, 2, 3, 4",
+    "job_mix_hour": "SELECT starts_at, status, stripe, jobs FROM r_mix",
+    "job_mix_day": "SELECT date_trunc('day', starts_at, 'UTC'), status, stripe, sum(jobs) FROM r_mix "
+    "GROUP BY 1, 2, 3 HAVING sum(jobs) <> 0",
+    "job_mix_month": "SELECT date_trunc('month', starts_at, 'UTC'), status, stripe, sum(jobs) FROM r_mix "
+    "GROUP BY 1, 2, 3 HAVING sum(jobs) <> 0",
+    "job_state_time_day": "SELECT family, status, starts_at, bucket, stays FROM r_stays",
+    "job_state_time_week": "SELECT family, status, date_trunc('week', starts_at, 'UTC'), bucket, sum(stays) "
+    "FROM r_stays GROUP BY 1, 2, 3, 4",
+}
+
+
+def _replay_postgres(conn: Connection, families_relation: str) -> None:
+    """Fill the r_* temporary tables from the whole event log (see _REPLAY_POSTGRES)."""
+    conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
+    for statement in _REPLAY_TABLES:
+        conn.exec_driver_sql(statement)
+    conn.exec_driver_sql(_REPLAY_POSTGRES.format(families=families_relation))
+
+
+@dataclass
+class Differences:
+    """What differs between the kept rows and a replay of the event log (a few examples, and counts)."""
+
+    rows: list[str] = field(default_factory=list)
+    rows_count: int = 0
+    since: list[tuple[int, dt.datetime | None, dt.datetime | None]] = field(default_factory=list)
+    since_count: int = 0
+    flags: list[tuple[int, int, str, str, str, dt.datetime]] = field(default_factory=list)
+    flags_count: int = 0
+
+
+def _describe(key: tuple[Any, ...]) -> str:
+    return ", ".join(as_utc(k).isoformat() if isinstance(k, dt.datetime) else str(k) for k in key)
+
+
+def differences(conn: Connection) -> Differences:
+    """Replay the event log and compare every history row, flag and ``status_since`` with the kept ones.
+
+    On PostgreSQL in SQL (one pass over the event log, then one comparison per table); on SQLite by
+    :func:`replay`. Run it in one snapshot (a transaction).
+    """
+    out = Differences()
+    if conn.dialect.name != "postgresql":
+        result = replay(conn)
+        for name in HISTORY_TABLES:
+            kept, fresh = kept_rows(conn, name), result.tally.rows[name]
+            for key in sorted(set(kept) | {k for k, n in fresh.items() if n}, key=repr):
+                if kept.get(key, 0) != fresh.get(key, 0):
+                    out.rows_count += 1
+                    out.rows.append(
+                        f"{name} ({_describe(key)}): kept {kept.get(key, 0)}, replayed {fresh.get(key, 0)}"
+                    )
+        kept_f, fresh_f = kept_flags(conn), result.tally.flags
+        for event_id in sorted(set(kept_f) | set(fresh_f)):
+            if kept_f.get(event_id) != fresh_f.get(event_id):
+                out.rows_count += 1
+                out.rows.append(
+                    f"flag of event {event_id}: kept {kept_f.get(event_id)}, replayed {fresh_f.get(event_id)}"
+                )
+        out.since = [(j.id, j.status_since, j.replayed_since) for j in result.wrong_since]
+        out.since_count = result.wrong_since_count
+        ordered = sorted(fresh_f.items(), key=lambda item: (item[1][4], item[0]), reverse=True)
+        out.flags = [(e, *rest) for e, rest in ordered[:SHOWN]]
+        out.flags_count = len(fresh_f)
+        del out.rows[SHOWN:]
+        return out
+    _replay_postgres(conn, "job")
+    for name, expected in _REPLAYED_ROWS.items():
+        table = KEPT[name]
+        keys = ", ".join(table.keys)
+        compare = (
+            f"SELECT {keys}, coalesce(k.v, 0), coalesce(r.v, 0) "  # noqa: S608 - fixed names
+            f"FROM (SELECT {keys}, {table.value} AS v FROM {name}) AS k "
+            f"FULL JOIN (SELECT * FROM ({expected}) AS x({keys}, v)) AS r USING ({keys}) "
+            "WHERE coalesce(k.v, 0) <> coalesce(r.v, 0)"
+        )
+        rows = conn.exec_driver_sql(compare).all()
+        out.rows_count += len(rows)
+        for *parts, kept_value, replayed in rows[:SHOWN]:
+            out.rows.append(f"{name} ({_describe(tuple(parts))}): kept {kept_value}, replayed {replayed}")
+    flag_rows = conn.exec_driver_sql(
+        "SELECT coalesce(k.event_id, r.event_id) FROM job_disallowed_transition k "
+        "FULL JOIN r_flags r USING (event_id) "
+        "WHERE (k.job_id, k.family, k.from_status, k.to_status, k.at) "
+        "IS DISTINCT FROM (r.job_id, r.family, r.from_status, r.to_status, r.at)"
+    ).all()
+    out.rows_count += len(flag_rows)
+    out.rows.extend(
+        f"flag of event {event_id}: kept and replayed differ" for (event_id,) in flag_rows[:SHOWN]
+    )
+    since_rows = conn.exec_driver_sql(
+        "SELECT job.id, job.status_since, r.since FROM job LEFT JOIN r_since r ON r.job_id = job.id "
+        "WHERE job.status_since IS DISTINCT FROM r.since ORDER BY job.id"
+    ).all()
+    out.since_count = len(since_rows)
+    out.since = [(row[0], row[1], row[2]) for row in since_rows[:SHOWN]]
+    out.flags_count = conn.exec_driver_sql("SELECT count(*) FROM r_flags").scalar_one()
+    out.flags = [
+        (row[0], row[1], row[2], row[3], row[4], row[5])
+        for row in conn.exec_driver_sql(
+            "SELECT event_id, job_id, family, from_status, to_status, at FROM r_flags "
+            "ORDER BY at DESC, event_id DESC LIMIT %(shown)s",
+            {"shown": SHOWN},
+        )
+    ]
+    del out.rows[SHOWN:]
+    return out
+
+
+def rebuild(conn: Connection, rules: families.FamilyRules) -> None:
     """Work out every job's family and ``status_since`` again and rebuild every kept table and flag.
 
     Runs in the caller's transaction with writers held off (``LOCK TABLE job IN SHARE MODE``); the
-    migration that added these tables backfills them with it.
+    migration that added these tables backfills them with it. On PostgreSQL the families are worked out
+    in Python (the pattern is a Python regular expression) and copied in, the history is replayed in SQL,
+    and every job row whose family or ``status_since`` changes is updated once.
     """
     postgres = conn.dialect.name == "postgresql"
     if postgres:
         conn.exec_driver_sql("LOCK TABLE job IN SHARE MODE")
-        conn.exec_driver_sql(
-            "CREATE TEMPORARY TABLE job_columns "
-            "(id bigint, family varchar(255), status_since timestamptz) ON COMMIT DROP"
-        )
     admitted = admitted_families(conn, rules)
     allowed = set(admitted)
 
-    def family_of(job: Any) -> str:
-        family = rules.family_of(job[1])
+    def family_of(name: str) -> str:
+        family = rules.family_of(name)
         return family if family in allowed else families.OTHER
 
-    pending: Changed = []
-    result = replay(conn, family_of=family_of, store=_copy_job_columns(conn) if postgres else pending.extend)
+    conn.execute(delete(job_family_table))
+    if admitted:
+        conn.execute(insert(job_family_table), [{"name": name} for name in admitted])
     if postgres:
-        conn.exec_driver_sql(
-            "UPDATE job SET family = c.family, status_since = c.status_since "
-            "FROM job_columns c WHERE job.id = c.id"
-        )
-        conn.exec_driver_sql("DROP TABLE job_columns")
-    elif pending:
+        _rebuild_postgres(conn, family_of)
+        return
+    pending: Changed = []
+    result = replay(conn, family_of=lambda job: family_of(job[1]), store=pending.extend)
+    if pending:
         stmt = (
             update(job_table)
             .where(job_table.c.id == bindparam("job_id"))
@@ -524,25 +678,47 @@ def rebuild(conn: Connection, rules: families.FamilyRules) -> Replay:
         rows = [{"job_id": i, "new_family": f, "new_since": s} for i, f, s in pending]
         for chunk in _chunks(rows):
             conn.execute(stmt, chunk)
-    conn.execute(delete(job_family_table))
-    if admitted:
-        conn.execute(insert(job_family_table), [{"name": name} for name in admitted])
     aggregates.rebuild(conn)  # the counts by current status, families included, from ``job``
     for name in HISTORY_TABLES:
         conn.execute(delete(KEPT[name].table))
     conn.execute(delete(job_disallowed_transition_table))
     write_tally(conn, result.tally, tables=HISTORY_TABLES)
-    return result
 
 
-def _copy_job_columns(conn: Connection) -> Callable[[Changed], None]:
-    """A ``store`` for :func:`replay` that copies rows into the temporary table ``job_columns``."""
+def _rebuild_postgres(conn: Connection, family_of: Callable[[str], str]) -> None:
+    conn.exec_driver_sql(
+        "CREATE TEMPORARY TABLE job_families (id bigint PRIMARY KEY, family varchar(255)) ON COMMIT DROP"
+    )
     raw = conn.connection.driver_connection
     assert raw is not None
+    names = _stream(conn, select(job_table.c.id, job_table.c.name).order_by(job_table.c.id))
+    batch: list[tuple[int, str]] = []
 
-    def store(rows: Changed) -> None:
-        with raw.cursor() as cur, cur.copy("COPY job_columns (id, family, status_since) FROM STDIN") as copy:
-            for row in rows:
+    def flush() -> None:
+        with raw.cursor() as cur, cur.copy("COPY job_families (id, family) FROM STDIN") as copy:
+            for row in batch:
                 copy.write_row(row)
+        batch.clear()
 
-    return store
+    for job_id, name in names:
+        batch.append((job_id, family_of(name)))
+        if len(batch) >= 50_000:
+            flush()
+    flush()
+    conn.exec_driver_sql("ANALYZE job_families")
+    _replay_postgres(conn, "job_families")
+    conn.exec_driver_sql(
+        "UPDATE job SET family = f.family, status_since = r.since "
+        "FROM job_families f JOIN r_since r ON r.job_id = f.id "
+        "WHERE job.id = f.id AND (job.family <> f.family OR job.status_since IS DISTINCT FROM r.since)"
+    )
+    aggregates.rebuild(conn)  # the counts by current status, families included, from ``job``
+    for name, expected in _REPLAYED_ROWS.items():
+        conn.execute(delete(KEPT[name].table))
+        kept = KEPT[name]
+        conn.exec_driver_sql(f"INSERT INTO {name} ({', '.join((*kept.keys, kept.value))}) {expected}")
+    conn.execute(delete(job_disallowed_transition_table))
+    conn.exec_driver_sql(
+        "INSERT INTO job_disallowed_transition (event_id, job_id, family, from_status, to_status, at) "
+        "SELECT event_id, job_id, family, from_status, to_status, at FROM r_flags"
+    )

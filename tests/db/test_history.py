@@ -7,6 +7,7 @@ import datetime as dt
 import random
 
 import pytest
+from sqlalchemy import text
 
 from db import check, history, insights, writes
 from db.errors import NotFound
@@ -172,3 +173,29 @@ def test_a_rebuild_from_the_event_log_gives_the_same_rows(database):
         assert history.kept_flags(conn) == flags
     with database.write() as conn:
         assert check.check(conn).problems == []
+
+
+def test_the_check_finds_tampered_history_rows_and_repair_rebuilds_them(database):
+    h = dt.timedelta(hours=1)
+    with database.write() as conn:
+        job = writes.create_job(conn, name="etl-1", timestamp=T0)
+        writes.append_status(conn, job_id=job["id"], status="RUNNING", timestamp=T0 + h)
+        writes.append_status(conn, job_id=job["id"], status="COMPLETED", timestamp=T0 + 2 * h)
+        writes.append_status(conn, job_id=job["id"], status="RUNNING", timestamp=T0 + 3 * h)  # flagged
+        conn.execute(text("UPDATE job_transition_day SET transitions = transitions + 5"))
+        conn.execute(text("DELETE FROM job_disallowed_transition"))
+        conn.execute(text("UPDATE job SET status_since = created_at"))
+    with database.write() as conn:
+        problems = check.check(conn).problems
+    assert any(p.startswith("drift: job_transition_day") for p in problems), problems
+    assert any(p.startswith("drift: flag of event") for p in problems), problems
+    assert any(p.startswith(f"status_since: job {job['id']} ") for p in problems), problems
+    with database.write() as conn:
+        check.repair(conn)
+    with database.write() as conn:
+        report = check.check(conn)
+    assert report.problems == []
+    assert [f for f in report.findings if f.startswith("transition:")] == [
+        f"transition: job {job['id']} went COMPLETED -> RUNNING at {(T0 + 3 * h).isoformat()} "
+        f"(event 4), which the lifecycle does not allow"
+    ]
