@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dashboard import create_app
 from tests.api.conftest import AUTH
-from tests.resilience.servers import free_port, wait_until
+from tests.resilience.servers import jobdash_serve, wait_until
 
 
 def scrape(client: Any, **kwargs: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -157,27 +157,11 @@ def test_two_gunicorn_workers_report_one_sum_and_a_dead_worker_keeps_its_counts(
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     (metrics_dir / "counter_999999.db").write_bytes(b"left by an earlier run")
-    port = free_port()
     env.update(
-        {
-            "PORT": str(port),
-            "WEB_CONCURRENCY": "2",
-            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
-            "JOBDASH_LOG_LEVEL": "INFO",
-            "JOBDASH_LOG_FORMAT": "json",
-        }
+        {"WEB_CONCURRENCY": "2", "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir), "JOBDASH_LOG_FORMAT": "json"}
     )
     log_path = tmp_path / "server.log"
-    base = f"http://127.0.0.1:{port}"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "dashboard.cli", "serve", "--bind", f"127.0.0.1:{port}"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_until(lambda: _get(base + "/livez")[0] == 200, 60, "the server starts")
+    with jobdash_serve(env, log_path) as (base, server):
         assert not (metrics_dir / "counter_999999.db").exists()  # emptied before the workers started
 
         def pids_with_requests() -> set[str]:
@@ -204,9 +188,7 @@ def test_two_gunicorn_workers_report_one_sum_and_a_dead_worker_keeps_its_counts(
         samples = parse(_get(base + "/metrics")[1].decode())
         assert requests_of(samples, "/api/jobs/", "200") == sent  # the dead worker's requests still count
         assert value(samples, "jobdash_db_pool_connections_in_use", database="primary") == 0
-    finally:
-        server.send_signal(signal.SIGTERM)
-        code = server.wait(timeout=60)
+    code = server.returncode
     assert code == 0
     # gunicorn's own lines (boot, the killed worker) are JSON objects like the app's.
     records = [json.loads(line) for line in log_path.read_text().splitlines() if line.strip()]
