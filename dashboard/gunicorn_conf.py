@@ -58,8 +58,16 @@ logconfig_dict: dict[str, Any] = {
 
 def on_starting(server: Any) -> None:
     """Before any worker: an empty directory for the workers' metrics files (dashboard/metrics.py)."""
-    if _settings.metrics:
-        server.log.info("metrics files in %s", empty_multiprocess_dir())
+    if not _settings.metrics:
+        return
+    directory = empty_multiprocess_dir()
+    if directory is None:
+        server.log.warning(
+            "metrics: PROMETHEUS_MULTIPROC_DIR was not set when gunicorn started (start it with `jobdash "
+            "serve`): each worker's /metrics reports only its own requests"
+        )
+    else:
+        server.log.info("metrics files in %s", directory)
 
 
 def child_exit(server: Any, worker: Any) -> None:

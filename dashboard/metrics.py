@@ -33,7 +33,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, g, request
@@ -69,6 +69,17 @@ class Metrics:
     cache_requests: Counter
     events_appended: Counter
     pool_in_use: Gauge
+    # Labelled children by metric and label values: one dict lookup per record instead of labels()'s
+    # validation and lock (the label values are bounded: routes, methods, statuses, outcomes).
+    _children: dict[tuple[int, tuple[str, ...]], Any] = field(default_factory=dict, repr=False)
+
+    def child(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, remembered."""
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children.setdefault(key, metric.labels(*values))
+        return found
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None) -> Metrics:
@@ -139,14 +150,15 @@ def multiprocess_environment(environ: dict[str, str], parent: str | None) -> dic
     return {**environ, MULTIPROC_ENV: tempfile.mkdtemp(prefix=TEMPORARY_DIR_PREFIX, dir=parent)}
 
 
-def empty_multiprocess_dir() -> str:
-    """In the gunicorn master before any worker: the directory, emptied of an earlier run's files."""
+def empty_multiprocess_dir() -> str | None:
+    """In the gunicorn master before any worker: the directory, emptied of an earlier run's files.
+
+    None when gunicorn was started without one (not through `jobdash serve`): each worker then reports
+    only its own requests, which the caller warns about.
+    """
     path = os.environ.get(MULTIPROC_ENV)
     if not path or not is_multiprocess():
-        raise RuntimeError(
-            f"{MULTIPROC_ENV} must be set before gunicorn starts (`jobdash serve` sets it), "
-            "or metrics turned off with JOBDASH_METRICS=false"
-        )
+        return None
     os.makedirs(path, exist_ok=True)
     for name in os.listdir(path):
         if name.endswith(".db"):
@@ -217,16 +229,15 @@ def init_metrics(server: Flask, settings: Settings) -> Metrics | None:
         started = g.pop("metrics_started", None)
         if started is None:
             return response
+        elapsed = time.perf_counter() - started
         rule = request.url_rule
         route = rule.rule if rule is not None else UNMATCHED_ROUTE
         status = response.status_code
-        metrics.request_seconds.labels(request.method, route, str(status)).observe(
-            time.perf_counter() - started
-        )
-        metrics.db_seconds.labels(route).observe(g.get("db_ms", 0.0) / 1000)
+        metrics.child(metrics.request_seconds, request.method, route, str(status)).observe(elapsed)
+        metrics.child(metrics.db_seconds, route).observe(g.get("db_ms", 0.0) / 1000)
         outcome = g.get("cache_outcome")
         if outcome in CACHE_OUTCOMES:
-            metrics.cache_requests.labels(outcome).inc()
+            metrics.child(metrics.cache_requests, outcome).inc()
         if status == 201 and request.endpoint in EVENT_ENDPOINTS:
             metrics.events_appended.inc()
         return response
