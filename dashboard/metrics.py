@@ -197,9 +197,26 @@ def _metrics_for(registry: CollectorRegistry | None) -> Metrics:
     return _process_metrics[0]
 
 
+_COUNTED = "jobdash_metrics_in_use"
+
+
 def _track_pool(engine: Engine, gauge: Any) -> None:
-    event.listen(engine, "checkout", lambda *_: gauge.inc())
-    event.listen(engine, "checkin", lambda *_: gauge.dec())
+    """Count checkouts and checkins of ``engine``'s pool in ``gauge``.
+
+    The pool also signals a checkin for a connection that never reached its caller (a failed connect,
+    a dead pooled connection refused at checkout), so only what was counted out is counted back in.
+    """
+
+    def checked_out(_dbapi: Any, record: Any, _proxy: Any) -> None:
+        record.record_info[_COUNTED] = True
+        gauge.inc()
+
+    def checked_in(_dbapi: Any, record: Any) -> None:
+        if record.record_info.pop(_COUNTED, False):
+            gauge.dec()
+
+    event.listen(engine, "checkout", checked_out)
+    event.listen(engine, "checkin", checked_in)
 
 
 def init_metrics(server: Flask, settings: Settings) -> Metrics | None:

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dashboard import create_app
 from tests.api.conftest import AUTH
-from tests.resilience.servers import jobdash_serve, wait_until
+from tests.resilience.servers import free_port, jobdash_serve, wait_until
 
 
 def scrape(client: Any, **kwargs: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -117,6 +117,20 @@ def test_connections_in_use_follow_the_pool(app, client):
     with database.writer.connect():
         assert value(scrape(client), "jobdash_db_pool_connections_in_use", database="primary") == 1
     assert value(scrape(client), "jobdash_db_pool_connections_in_use", database="primary") == 0
+
+
+def test_requests_failing_on_the_database_are_counted_and_hold_no_connection(settings):
+    closed = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/jobdash"
+    app = create_app(settings.replace(database_url=closed, db_connect_timeout=2))
+    client = app.server.test_client()
+    try:
+        for _ in range(3):
+            assert client.get("/api/jobs/").status_code == 503
+        samples = scrape(client)
+    finally:
+        app.server.extensions["jobdash.database"].dispose()
+    assert value(samples, "jobdash_db_pool_connections_in_use", database="primary") == 0
+    assert requests_of(samples, "/api/jobs/", "503") == 3
 
 
 def test_metrics_ask_for_basic_auth_when_it_is_set(settings):

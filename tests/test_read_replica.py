@@ -269,6 +269,10 @@ def test_a_stopped_replica_falls_back_to_the_primary_with_one_warning(app, serve
             assert seen["primary"] and not seen["replica"]
         stats = client.get("/api/stats/")
         assert stats.status_code == 200 and stats.get_json()["total"] >= 1
+        # The dead pooled connections were refused at checkout, not counted as in use (nor below zero).
+        metrics = client.get("/metrics").get_data(as_text=True)
+        assert 'jobdash_db_pool_connections_in_use{database="replica"} 0.0' in metrics
+        assert 'jobdash_db_pool_connections_in_use{database="primary"} 0.0' in metrics
         warnings = engine_log.saying(WARNING)
         assert len(warnings) == 1, [r.getMessage() for r in engine_log.records]
         report.info("fallback: %s (%s), then 20 reads from the primary", WARNING, warnings[0].error)
