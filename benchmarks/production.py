@@ -287,6 +287,10 @@ def markdown(results: dict[str, Any]) -> str:
             f"{stats['n']} | {start['ratio_to_floor'][name]} |"
         )
     imp = start["import_app_s"]
+    sizes = [name for name in start["ready_s"] if name != "floor"]
+    if len(sizes) > 1:
+        first, last = start["ready_s"][sizes[0]]["median"], start["ready_s"][sizes[-1]]["median"]
+        lines += ["", f"{sizes[-1]} over {sizes[0]} (medians): **{last / first:.2f}**."]
     lines += [
         "",
         f"Importing `dashboard.wsgi` (building the app; no database is touched until a request): "
@@ -341,7 +345,9 @@ def main(argv: list[str] | None = None) -> int:
 
     load = [" ".join(f"{x:.2f}" for x in os.getloadavg())]
     results: dict[str, Any] = {
-        "command": "python benchmarks/production.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": " ".join(
+            ["python benchmarks/production.py", *(argv if argv is not None else sys.argv[1:])]
+        ),
         "started": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "load": load,
         "metrics_size": args.metrics_size,
