@@ -12,6 +12,7 @@ from dashboard.database import init_db
 from dashboard.health import bp as health_bp
 from dashboard.jsonprovider import OrjsonProvider
 from dashboard.logs import init_logging
+from dashboard.metrics import init_metrics
 from dashboard.security import init_security_headers
 from dashboard.settings import Settings
 from dashboard.shell import init_dash
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     init_logging(server, settings)
     init_db(server, settings)
     init_cache(server, settings)
+    init_metrics(server, settings)
     server.register_blueprint(health_bp)
     register_api(server, settings)
     app = init_dash(server, settings)

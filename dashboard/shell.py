@@ -22,7 +22,12 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from dashboard.problems import problem
 from dashboard.settings import Settings
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+# Installed from the wheel, assets/ is inside this package (setup.py); in a checkout it is beside it.
+_PACKAGE_DIR = Path(__file__).resolve().parent
+ASSETS_DIR = next(
+    (path for path in (_PACKAGE_DIR / "assets", _PACKAGE_DIR.parent / "assets") if path.is_dir()),
+    _PACKAGE_DIR.parent / "assets",
+)
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 THEME_STORAGE_KEY = "jobdash-theme"
 # A callback request carries a few inputs and states: far below this. Larger bodies are refused unread.

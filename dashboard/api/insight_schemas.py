@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from dashboard.api.schemas import PageLink, Status
-from dashboard.params import CURSOR_HELP, MAX_CURSOR_LENGTH, StatusParam
+from dashboard.params import CURSOR_HELP, MAX_CURSOR_LENGTH, QueryDatetime, StatusParam
 from db.models import NAME_MAX_LENGTH
 
 FamilyParam = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
@@ -26,7 +26,7 @@ class _Output(BaseModel):
 class StatsParams(_Params):
     """The query string of ``GET /api/stats/``."""
 
-    as_of: AwareDatetime | None = Field(
+    as_of: QueryDatetime | None = Field(
         None,
         description="The status mix at this time instead of now, exact at hour resolution: the start of "
         "the UTC hour holding it (each job counts in the status of its newest event before then).",
@@ -36,10 +36,10 @@ class StatsParams(_Params):
 class TransitionParams(_Params):
     """The query string of ``GET /api/insights/transitions/``."""
 
-    since: AwareDatetime | None = Field(
+    since: QueryDatetime | None = Field(
         None, description="Inclusive, rounded down to the hour; default until - 30 days."
     )
-    until: AwareDatetime | None = Field(
+    until: QueryDatetime | None = Field(
         None, description="Exclusive, rounded up to the hour; default the end of the current hour."
     )
     family: FamilyParam | None = Field(None, description="Only this job family.")
@@ -94,10 +94,10 @@ class DisallowedList(_Output):
 class TimeInStateParams(_Params):
     """The query string of ``GET /api/insights/time-in-state/``."""
 
-    since: AwareDatetime | None = Field(
+    since: QueryDatetime | None = Field(
         None, description="Inclusive, rounded down to the UTC day; default until - 30 days."
     )
-    until: AwareDatetime | None = Field(
+    until: QueryDatetime | None = Field(
         None, description="Exclusive, rounded up to the UTC day; default the end of the current day."
     )
     family: FamilyParam | None = Field(None, description="Only this job family.")

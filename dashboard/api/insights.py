@@ -24,7 +24,7 @@ from dashboard.api.insight_schemas import (
     TransitionParams,
     Transitions,
 )
-from dashboard.api.openapi import document
+from dashboard.api.openapi import CURSOR_RULE, TIMES_RULE, document
 from dashboard.api.outputs import json_bytes, json_response
 from dashboard.cache import cache_params, cached_body
 from dashboard.database import get_database, get_settings
@@ -61,6 +61,7 @@ def _cached(view: str, key: dict[str, object], compute: Callable[[], bytes]) -> 
     tag="insights",
     query=TransitionParams,
     responses={200: Transitions},
+    rules=("since is not earlier than until", "the range spans more than 400 days", TIMES_RULE),
 )
 def transitions() -> Response:
     """Counts of transitions by the time of the later event, over whole UTC hours."""
@@ -82,6 +83,7 @@ def transitions() -> Response:
     tag="insights",
     query=DisallowedParams,
     responses={200: DisallowedList},
+    rules=(CURSOR_RULE, "since is not earlier than until", TIMES_RULE),
 )
 def disallowed() -> Response:
     """One keyset page of flagged transitions in a range (default the last 30 days)."""
@@ -133,6 +135,7 @@ def _link(endpoint: str, cursor: str | None, params: dict[str, Any]) -> str | No
     tag="insights",
     query=TimeInStateParams,
     responses={200: TimeInState},
+    rules=("since is not earlier than until", "the range spans more than 400 days", TIMES_RULE),
 )
 def time_in_state() -> Response:
     """Percentiles of the stays that ended in whole UTC days (default the last 30)."""
@@ -161,6 +164,7 @@ def time_in_state() -> Response:
     tag="insights",
     query=StuckParams,
     responses={200: StuckList},
+    rules=(CURSOR_RULE, "a status other than PENDING or RUNNING is asked for"),
 )
 def stuck() -> Response:
     """One keyset page of stuck jobs, most overdue first, with each job's threshold and overrun."""

@@ -9,7 +9,7 @@ from flask import Blueprint, Response
 
 from dashboard.api.inputs import query_params
 from dashboard.api.insight_schemas import StatsParams
-from dashboard.api.openapi import document
+from dashboard.api.openapi import TIMES_RULE, document
 from dashboard.api.outputs import json_bytes, json_response
 from dashboard.api.schemas import Stats, Timeseries, TimeseriesParams
 from dashboard.cache import cache_params, cached_body
@@ -34,6 +34,7 @@ def _end_of_current_bucket(now: dt.datetime, bucket: str) -> dt.datetime:
     tag="stats",
     query=StatsParams,
     responses={200: Stats},
+    rules=(TIMES_RULE,),
 )
 def stats() -> Response:
     """Totals per status, exact at any size (summed from the count tables); with ``as_of``, the status
@@ -56,6 +57,11 @@ def stats() -> Response:
     tag="stats",
     query=TimeseriesParams,
     responses={200: Timeseries},
+    rules=(
+        f"the range holds more than {queries.MAX_BUCKETS} buckets",
+        "since is not earlier than until",
+        TIMES_RULE,
+    ),
 )
 def timeseries() -> Response:
     """Counts per (bucket, status) over at most 1,000 buckets, exact, summed from the count tables."""
