@@ -566,6 +566,38 @@ def _stuck_sqlite(
     return rows[:limit]
 
 
+# Stuck jobs counted per (family, status) for a gauge stop here: a scrape costs at most this many index
+# entries per pair, whatever the backlog.
+STUCK_COUNT_CAP = 10_000
+
+
+def stuck_counts(conn: Connection, *, now: dt.datetime | None = None) -> dict[tuple[str, str], int]:
+    """How many jobs are stuck per (family, status): the same walk as :func:`stuck_jobs`, counted,
+    at most STUCK_COUNT_CAP per pair (families with none are left out)."""
+    now = now or dt.datetime.now(dt.UTC)
+    thresholds = stuck_thresholds(conn, now=now)
+    if not thresholds:
+        return {}
+    since: Any = job_table.c.status_since
+    branches = [
+        select(func.count())
+        .select_from(
+            select(literal(1))
+            .where(
+                job_table.c.family == t.family,
+                job_table.c.current_status_type == t.status,
+                since < literal(now - t.threshold, UTCDateTime()),
+            )
+            .limit(STUCK_COUNT_CAP)
+            .subquery()
+        )
+        .scalar_subquery()
+        for t in thresholds
+    ]
+    counts = conn.execute(select(*branches)).one()
+    return {(t.family, t.status): int(n) for t, n in zip(thresholds, counts, strict=True) if n}
+
+
 # -------------------------------------------------------------------------------------------- families
 
 
