@@ -158,11 +158,9 @@ def _sum_rows(
         return Counter()
     union = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
     grouped = select(*(union.c[k] for k in keys), func.sum(union.c.n)).group_by(*(union.c[k] for k in keys))
-    out: Counter[tuple[Any, ...]] = Counter()
-    for *key, n in conn.execute(grouped):
-        if n:
-            out[tuple(key)] += int(n)
-    return out
+    width = len(keys)
+    # Fetched whole (row by row through the result costs more than the query at a few thousand rows).
+    return Counter({row[:width]: int(row[width]) for row in conn.execute(grouped).all() if row[width]})
 
 
 def transition_counts(
