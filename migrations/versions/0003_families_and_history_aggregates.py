@@ -113,6 +113,17 @@ def _create_tables() -> None:
     )
 
 
+def _secondary_job_indexes() -> dict[str, str]:
+    """Name -> CREATE INDEX statement of every index on ``job`` but its primary key (PostgreSQL)."""
+    rows = op.get_bind().execute(
+        sa.text(
+            "SELECT indexname, indexdef FROM pg_indexes "
+            "WHERE schemaname = current_schema() AND tablename = 'job' AND indexname <> 'pk_job'"
+        )
+    )
+    return {name: definition for name, definition in rows}
+
+
 def upgrade() -> None:
     """Create the tables and columns, backfill them from the event log, then index the new columns."""
     from db import history
@@ -135,7 +146,14 @@ def upgrade() -> None:
     rules = FamilyRules.parse(
         os.environ.get("JOBDASH_FAMILY_PATTERN"), int(os.environ.get("JOBDASH_MAX_FAMILIES") or DEFAULT_CAP)
     )
+    # The backfill rewrites every job row: keeping its secondary indexes up to date row by row costs
+    # more than building them again afterwards (they are dropped and re-created with the same definitions).
+    indexes = _secondary_job_indexes() if postgres else {}
+    for name in indexes:
+        op.execute(f'DROP INDEX "{name}"')
     history.rebuild(bind, rules)
+    for definition in indexes.values():
+        op.execute(definition)
     if postgres:
         op.execute("ALTER TABLE job ALTER COLUMN family DROP DEFAULT, ALTER COLUMN status_since DROP DEFAULT")
     for name, columns in NEW_JOB_INDEXES.items():
