@@ -112,8 +112,9 @@ def _exists(name: str) -> bool:
         return admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() is not None
 
 
-def template_copy(source: str, target: str, log: Any, *, attempts: int = 60) -> None:
-    """``CREATE DATABASE target TEMPLATE source``, retried while someone is connected to ``source``."""
+def template_copy(source: str, target: str, log: Any, *, attempts: int = 4) -> None:
+    """``CREATE DATABASE target TEMPLATE source``, retried a little while someone is connected to
+    ``source``; then a dump and restore (slower, but it only reads ``source``)."""
     for attempt in range(attempts):
         try:
             with _admin() as admin:
@@ -122,7 +123,27 @@ def template_copy(source: str, target: str, log: Any, *, attempts: int = 60) -> 
         except psycopg.errors.ObjectInUse:
             log(f"  {source} is in use; retrying ({attempt + 1}/{attempts}) ...")
             time.sleep(30)
-    raise RuntimeError(f"could not copy {source}: always in use")
+    log(f"  {source} stays in use: copying it with pg_dump | psql instead ...")
+    server = make_url(benchdb.ADMIN_URL)
+    connection = [
+        "-h",
+        server.host or "127.0.0.1",
+        "-p",
+        str(server.port or 5432),
+        "-U",
+        server.username or "postgres",
+    ]
+    with _admin() as admin:
+        admin.execute(f'CREATE DATABASE "{target}"')
+    dump = subprocess.Popen(["pg_dump", *connection, "--no-owner", source], stdout=subprocess.PIPE)
+    restore = subprocess.run(
+        ["psql", *connection, "-q", "-v", "ON_ERROR_STOP=1", "-d", target],
+        stdin=dump.stdout,
+        capture_output=True,
+        check=False,
+    )
+    if dump.wait() != 0 or restore.returncode != 0:
+        raise RuntimeError(f"could not copy {source}: {restore.stderr.decode()[-500:]}")
 
 
 def drop(name: str) -> None:
