@@ -10,7 +10,7 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, ctx, dcc, html
+from dash import Input, Output, State, ctx, dcc, html
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.components import (
@@ -23,12 +23,14 @@ from dashboard.components import (
 )
 from dashboard.database import get_database, get_settings
 from dashboard.figures import GRAPH_CONFIG, status_timeline_figure
+from dashboard.pages import PageCallbacks
 from dashboard.timeline import Segment, status_segments, time_in_status, total_duration
 from db.errors import NotFound, ValidationError
 from db.models import STATUSES
 from db.queries import get_job, job_history
 
 log = logging.getLogger(__name__)
+callbacks = PageCallbacks()
 
 # The timeline reads at most this many of the newest events, so a job with a huge history stays cheap.
 TIMELINE_EVENTS = 200
@@ -48,9 +50,6 @@ def page_title(job_id: object = None, **_path: object) -> str:
     """The browser tab's title (never echoes an invalid id)."""
     number = parse_job_id(job_id)
     return f"Job #{number} · JobDash" if number else "Job not found · JobDash"
-
-
-dash.register_page(__name__, path_template="/jobs/<job_id>", title=page_title, name="Job", order=2)
 
 
 def build_job_header(job: Mapping[str, Any], *, now: dt.datetime) -> html.Div:
@@ -340,7 +339,7 @@ def history_page(trigger: object, state: object) -> dict[str, Any]:
     }
 
 
-@callback(
+@callbacks.callback(
     output={
         "rows": Output("job-history-rows", "children"),
         "state": Output("job-history-state", "data"),
@@ -361,3 +360,8 @@ def history_page(trigger: object, state: object) -> dict[str, Any]:
 def on_history_page(clicks: object, state: object) -> dict[str, Any]:
     """Show the newest history page, or the one a paging button asks for."""
     return history_page(ctx.triggered_id, state)
+
+
+dash.register_page(
+    __name__, path_template="/jobs/<job_id>", title=page_title, name="Job", order=2, layout=layout
+)

@@ -16,7 +16,7 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -43,14 +43,15 @@ from dashboard.list_state import (
     toggle_ordering,
     with_cursor,
 )
+from dashboard.pages import PageCallbacks
 from dashboard.params import JobListQuery
 from db.errors import ValidationError
 from db.queries import JobFilter, Page, count_jobs, list_jobs
 from db.search import SearchPage
 from db.validation import Q_MAX_LENGTH
 
-dash.register_page(__name__, path="/jobs", title="Jobs · JobDash", name="Jobs", order=1)
 log = logging.getLogger(__name__)
+callbacks = PageCallbacks()
 
 COLUMNS = 5
 AUTO_REFRESH_MS = 10_000
@@ -469,7 +470,7 @@ def update_view(
     return out
 
 
-@callback(
+@callbacks.callback(
     output=OUTPUTS,
     inputs={
         "search": Input("jobs-url", "search"),
@@ -523,7 +524,18 @@ def on_view_change(
     )
 
 
-@callback(Output("jobs-interval", "disabled"), Input("jobs-auto-refresh", "value"))
+@callbacks.callback(Output("jobs-interval", "disabled"), Input("jobs-auto-refresh", "value"))
 def toggle_auto_refresh(enabled: object) -> bool:
     """Auto-refresh is off unless switched on."""
     return enabled is not True
+
+
+dash.register_page(
+    __name__,
+    path="/jobs",
+    title="Jobs · JobDash",
+    name="Jobs",
+    order=1,
+    layout=layout,
+    nav_icon="bi-list-task",
+)

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, dcc, html
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.components import (
@@ -25,12 +25,13 @@ from dashboard.components import (
 )
 from dashboard.database import get_database
 from dashboard.figures import GRAPH_CONFIG, created_over_time_figure, empty_figure, status_distribution_figure
+from dashboard.pages import PageCallbacks
 from db.errors import ValidationError
 from db.models import STATUSES
 from db.queries import Totals, created_timeseries, recent_failures, status_totals
 
-dash.register_page(__name__, path="/", title="Overview · JobDash", name="Overview", order=0)
 log = logging.getLogger(__name__)
+callbacks = PageCallbacks()
 
 FAILURES_SHOWN = 10
 
@@ -241,7 +242,7 @@ def layout(**_query: object) -> html.Div:
     )
 
 
-@callback(
+@callbacks.callback(
     Output("overview-kpis", "children"),
     Output("overview-created", "figure"),
     Output("overview-distribution", "figure"),
@@ -284,3 +285,14 @@ def update_overview(range_key: object, _refresh: object) -> tuple[Any, ...]:
         f"Jobs created in the last {label}, by {bucket} (UTC) · as of {now:%H:%M:%S} UTC",
         None,
     )
+
+
+dash.register_page(
+    __name__,
+    path="/",
+    title="Overview · JobDash",
+    name="Overview",
+    order=0,
+    layout=layout,
+    nav_icon="bi-speedometer2",
+)
