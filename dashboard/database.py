@@ -28,9 +28,3 @@ def get_database() -> Database:
     """The Database of the app handling the current request."""
     database: Database = current_app.extensions[_EXTENSION]
     return database
-
-
-def get_settings() -> Settings:
-    """The Settings of the app handling the current request."""
-    settings: Settings = current_app.config["JOBDASH_SETTINGS"]
-    return settings

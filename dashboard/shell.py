@@ -24,7 +24,6 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from dashboard import pages
 from dashboard.pages import PageCallbacks
 from dashboard.problems import problem
-from dashboard.settings import Settings
 
 ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
 THEME_STORAGE_KEY = "jobdash-theme"
@@ -240,7 +239,7 @@ def _refuse_malformed_callback_requests(app: dash.Dash) -> None:
     app.server.register_error_handler(DependencyException, unknown_dependency)
 
 
-def init_dash(server: Flask, settings: Settings) -> dash.Dash:
+def init_dash(server: Flask) -> dash.Dash:
     """Create the Dash app unattached (``server=False``), load its pages, then attach it to ``server``."""
     app = dash.Dash(
         "dashboard",

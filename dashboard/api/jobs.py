@@ -15,7 +15,7 @@ from dashboard.api.openapi import document
 from dashboard.api.outputs import json_bytes, json_response, respond
 from dashboard.api.schemas import CreatedEvent, History, JobCreate, JobDetail, JobList, StatusCreate
 from dashboard.cache import cache_params, cached_body, get_cache
-from dashboard.database import get_database, get_settings
+from dashboard.database import get_database
 from dashboard.params import (
     HistoryParams,
     JobListParams,
@@ -23,6 +23,7 @@ from dashboard.params import (
     list_query_string,
     parse_job_list_query,
 )
+from dashboard.settings import get_settings
 from db import queries, search, writes
 
 bp = Blueprint("jobs", __name__)

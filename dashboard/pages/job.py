@@ -21,9 +21,10 @@ from dashboard.components import (
     pager,
     status_badge,
 )
-from dashboard.database import get_database, get_settings
+from dashboard.database import get_database
 from dashboard.figures import GRAPH_CONFIG, status_timeline_figure
 from dashboard.pages import PageCallbacks
+from dashboard.settings import get_settings
 from dashboard.timeline import Segment, status_segments, time_in_status, total_duration
 from db.errors import NotFound, ValidationError
 from db.models import STATUSES

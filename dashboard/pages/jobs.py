@@ -30,7 +30,7 @@ from dashboard.components import (
     status_badge,
     status_options,
 )
-from dashboard.database import get_database, get_settings
+from dashboard.database import get_database
 from dashboard.list_state import (
     args_from_controls,
     args_from_page_query,
@@ -45,6 +45,7 @@ from dashboard.list_state import (
 )
 from dashboard.pages import PageCallbacks
 from dashboard.params import JobListQuery
+from dashboard.settings import get_settings
 from db.errors import ValidationError
 from db.queries import JobFilter, Page, count_jobs, list_jobs
 from db.search import SearchPage
