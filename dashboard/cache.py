@@ -1,4 +1,4 @@
-"""Cached answers for hot list and stats views.
+"""Cached answers for hot list and stats views (the design: docs/architecture.md, "Cache").
 
 One cache for the process, built by :func:`init_cache` from the settings (Superset's pattern of one cache
 built from its own configuration): Redis when ``JOBDASH_CACHE_URL`` is set, in-process otherwise, nothing

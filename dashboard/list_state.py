@@ -35,7 +35,6 @@ class ControlValues:
     q: str
     created_after: str
     created_before: str
-    ordering: str
     page_size: str
 
 
@@ -88,7 +87,6 @@ def controls_from_query(query: JobListQuery) -> ControlValues:
         q=query.filters.q or "",
         created_after=_local_input(query.filters.created_after),
         created_before=_local_input(query.filters.created_before),
-        ordering=query.ordering,
         page_size=str(query.page_size),
     )
 

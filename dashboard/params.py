@@ -26,7 +26,6 @@ StatusParam = Annotated[
 ]
 MAX_CURSOR_LENGTH = 2048
 CURSOR_HELP = "Opaque token taken from next or previous."
-LIST_PARAMS = ("status", "q", "created_after", "created_before", "ordering", "page_size", "cursor")
 
 
 class JobListParams(BaseModel):

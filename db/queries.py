@@ -15,7 +15,6 @@ from db import cursor as cursors
 from db.errors import NotFound, ValidationError
 from db.models import STATUSES, job_status_table, job_table
 
-Ordering = Literal["-created_at", "created_at", "name", "-name", "updated_at", "-updated_at"]
 ORDERINGS: tuple[str, ...] = ("-created_at", "created_at", "name", "-name", "updated_at", "-updated_at")
 DEFAULT_ORDERING = "-created_at"
 DEFAULT_PAGE_SIZE = 50

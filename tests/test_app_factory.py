@@ -3,8 +3,6 @@
 import dash
 import flask
 
-from dashboard import create_app
-
 
 def test_create_app_returns_dash_on_flask(app):
     assert isinstance(app, dash.Dash)
@@ -18,8 +16,8 @@ def test_livez_and_readyz(client):
     assert ready.get_json()["checks"]["database"] == "ok"
 
 
-def test_readyz_is_503_problem_when_the_database_is_unreachable(settings):
-    broken = create_app(settings.replace(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none"))
+def test_readyz_is_503_problem_when_the_database_is_unreachable(make_app):
+    broken = make_app(database_url="postgresql+psycopg://nobody@127.0.0.1:1/none")
     response = broken.server.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.mimetype == "application/problem+json"
@@ -32,9 +30,9 @@ def client_is_still_alive(app):
     return app.server.test_client().get("/livez").status_code == 200
 
 
-def test_readyz_reports_an_unreachable_redis_as_degraded_not_unready(settings, job_factory):
+def test_readyz_reports_an_unreachable_redis_as_degraded_not_unready(make_app, job_factory):
     job_factory()
-    down = create_app(settings.replace(cache_url="redis://127.0.0.1:1/0", cache_ttl=5))
+    down = make_app(cache_url="redis://127.0.0.1:1/0", cache_ttl=5)
     client = down.server.test_client()
     response = client.get("/readyz")
     assert response.status_code == 200
@@ -42,9 +40,9 @@ def test_readyz_reports_an_unreachable_redis_as_degraded_not_unready(settings, j
     assert client.get("/api/jobs/").status_code == 200  # served, uncached
 
 
-def test_an_unreachable_read_replica_is_degraded_and_reads_fall_back_to_the_primary(settings, job_factory):
+def test_an_unreachable_read_replica_is_degraded_and_reads_fall_back_to_the_primary(make_app, job_factory):
     job = job_factory(name="on-the-primary")
-    replica_down = create_app(settings.replace(read_database_url="postgresql+psycopg://nobody@127.0.0.1:1/x"))
+    replica_down = make_app(read_database_url="postgresql+psycopg://nobody@127.0.0.1:1/x")
     client = replica_down.server.test_client()
     response = client.get("/readyz")
     assert response.status_code == 200

@@ -63,10 +63,6 @@ class StatusCreate(_Model):
     message: str | None = Field(None, max_length=MESSAGE_MAX_LENGTH)
 
 
-class NoParams(_Model):
-    """The query string of an endpoint that takes no parameters."""
-
-
 class TimeseriesParams(_Model):
     """The query string of ``GET /api/stats/timeseries/``."""
 

@@ -7,8 +7,6 @@ from typing import Any
 
 import dash
 
-from dashboard import create_app
-from dashboard.settings import Settings
 from dashboard.shell import nav_links
 from tests.dashboard.dash_requests import router_body
 
@@ -28,19 +26,14 @@ def test_every_page_is_registered_once(app: Any) -> None:
     assert {module: page["path"] for module, page in dash.page_registry.items()} == PAGES
 
 
-def test_several_apps_in_one_process_each_get_all_callbacks_once(settings: Settings) -> None:
+def test_several_apps_in_one_process_each_get_all_callbacks_once(make_app: Any) -> None:
     # A page callback declared with dash.callback instead of PageCallbacks would reach the first app only.
-    first, second = create_app(settings), create_app(settings)
-    try:
-        outputs = [callback_outputs(app.server.test_client()) for app in (first, second)]
-        assert outputs[0] == outputs[1]
-        assert len(outputs[0]) == len(set(outputs[0]))
-        for output in ("jobs-rows.children", "job-history-rows.children", "overview-kpis.children"):
-            assert any(output in listed for listed in outputs[0]), output
-        assert len(dash.page_registry) == len(PAGES)
-    finally:
-        for app in (first, second):
-            app.server.extensions["jobdash.database"].dispose()
+    outputs = [callback_outputs(make_app().server.test_client()) for _ in range(2)]
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0]) == len(set(outputs[0]))
+    for output in ("jobs-rows.children", "job-history-rows.children", "overview-kpis.children"):
+        assert any(output in listed for listed in outputs[0]), output
+    assert len(dash.page_registry) == len(PAGES)
 
 
 def test_index_page_serves_the_shell_with_local_assets(client: Any) -> None:
