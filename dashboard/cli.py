@@ -18,7 +18,7 @@ DEMO_EVENTS_PER_JOB = 5
 
 def _settings(**overrides: object) -> Settings:
     try:
-        return Settings.from_env(**overrides)
+        return Settings.from_env(None, **overrides)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
+from dash import dcc
 
 from dashboard.components import STATUS_COLORS, format_duration, status_label
 from dashboard.timeline import Segment
@@ -19,7 +20,7 @@ from db.models import STATUSES
 NEUTRAL = "#8a94a6"
 GRID = "rgba(138, 148, 166, 0.18)"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
-GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
+GRAPH_CONFIG: dcc.Graph.Config = {"displayModeBar": False, "responsive": True}
 BUCKET_LENGTHS = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
 
 

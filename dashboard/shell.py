@@ -147,7 +147,8 @@ def _attach_pages(app: dash.Dash) -> None:
 
 def router_location_id() -> str:
     """The id of the ``dcc.Location`` inside Dash's page container, which the page router reads."""
-    return next(str(child.id) for child in dash.page_container.children if isinstance(child, dcc.Location))
+    locations = [child for child in dash.page_container.children if isinstance(child, dcc.Location)]
+    return str(locations[0].to_plotly_json()["props"]["id"])
 
 
 def _is_component_ref(item: object) -> bool:
@@ -175,9 +176,9 @@ def _callback_request_error(body: object, callbacks: dict[str, dict[str, Any]]) 
     if not isinstance(body, dict):
         return "the body must be a JSON object"
     output = body.get("output")
-    callback = callbacks.get(output) if isinstance(output, str) else None
-    if callback is None:
+    if not isinstance(output, str) or output not in callbacks:
         return "output does not name a callback of this app"
+    callback = callbacks[output]
     if "callback" not in callback:
         return "output names a callback that runs in the browser"
     inputs, state = body.get("inputs"), body.get("state", [])
@@ -247,7 +248,7 @@ def init_dash(server: Flask) -> dash.Dash:
         use_pages=True,
         pages_folder="",  # pages are imported as modules by _attach_pages, once per process
         title="JobDash",
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # documented: None keeps the title while updating
         assets_folder=str(ASSETS_DIR),
         external_stylesheets=[],  # Bootstrap and its icons are served from assets/: no CDN needed
         suppress_callback_exceptions=True,

@@ -1,12 +1,28 @@
-"""The app factory: a Dash app on a Flask server that answers its health probes."""
+"""The app factory: each app has its own settings and database, serves the API and the dashboard, and
+answers its health probes."""
 
-import dash
-import flask
+from sqlalchemy.engine import make_url
+
+from dashboard.database import database_of, get_database
+from dashboard.settings import get_settings
 
 
-def test_create_app_returns_dash_on_flask(app):
-    assert isinstance(app, dash.Dash)
-    assert isinstance(app.server, flask.Flask)
+def test_each_app_serves_the_api_and_dashboard_with_its_own_settings(make_app, job_factory, database_url):
+    for _ in range(3):
+        job_factory()
+    small, large = make_app(default_page_size=1), make_app(default_page_size=2)
+    for app, size in ((small, 1), (large, 2)):
+        with app.server.app_context():
+            assert get_settings().default_page_size == size
+            assert get_database() is database_of(app.server)
+        assert database_of(app.server).writer.url.database == make_url(database_url).database
+        client = app.server.test_client()
+        listed = client.get("/api/jobs/").get_json()
+        assert (len(listed["results"]), listed["count"]) == (size, 3)
+        page = client.get("/jobs")
+        assert page.status_code == 200 and page.mimetype == "text/html"
+        assert client.get("/_dash-layout").status_code == 200
+    assert database_of(small.server) is not database_of(large.server)
 
 
 def test_livez_and_readyz(client):

@@ -18,6 +18,7 @@ from dashboard.components import (
     error_state,
     format_duration,
     format_timestamp,
+    html_attributes,
     pager,
     status_badge,
 )
@@ -72,7 +73,7 @@ def build_job_header(job: Mapping[str, Any], *, now: dt.datetime) -> html.Div:
                     ],
                     className="breadcrumb mb-2",
                 ),
-                **{"aria-label": "breadcrumb"},
+                **html_attributes(aria_label="breadcrumb"),
             ),
             html.Div(
                 [
@@ -153,7 +154,7 @@ def build_history_rows(events: Iterable[Mapping[str, Any]]) -> list[html.Tr]:
                 ),
             ],
             className="history-row",
-            **{"data-event-id": str(int(event["id"]))},
+            **html_attributes(data_event_id=str(int(event["id"]))),
         )
         for event in events
     ]
@@ -256,7 +257,8 @@ def layout(job_id: object = None, **_query: object) -> html.Div:
                         ),
                         className="table-responsive",
                     ),
-                    target_components={"job-history-rows": "children"},
+                    # Dash types target_components as an empty TypedDict: it maps component id to property.
+                    target_components={"job-history-rows": "children"},  # type: ignore[arg-type]
                     delay_show=250,
                     overlay_style={"visibility": "visible", "opacity": 0.45},
                     custom_spinner=dbc.Spinner(color="primary"),

@@ -26,6 +26,7 @@ from dashboard.components import (
     empty_state,
     error_state,
     format_timestamp,
+    html_attributes,
     pager,
     status_badge,
     status_options,
@@ -79,7 +80,7 @@ def build_job_rows(rows: Iterable[Mapping[str, Any]]) -> list[html.Tr]:
                 html.Td(format_timestamp(row["updated_at"]), className="time-cell"),
             ],
             className="job-row",
-            **{"data-job-id": str(int(row["id"]))},
+            **html_attributes(data_job_id=str(int(row["id"]))),
         )
         for row in rows
     ]
@@ -207,7 +208,8 @@ def layout(**query: object) -> html.Div:
             ),
             className="table-responsive",
         ),
-        target_components={"jobs-rows": "children"},
+        # Dash types target_components as an empty TypedDict; it is a map of component id to property.
+        target_components={"jobs-rows": "children"},  # type: ignore[arg-type]
         delay_show=250,
         overlay_style={"visibility": "visible", "opacity": 0.45},
         custom_spinner=dbc.Spinner(color="primary"),
@@ -252,7 +254,9 @@ def layout(**query: object) -> html.Div:
                 [
                     html.H1("Jobs", className="page-title"),
                     html.Div(
-                        id="jobs-count", className="text-body-secondary small", **{"aria-live": "polite"}
+                        id="jobs-count",
+                        className="text-body-secondary small",
+                        **html_attributes(aria_live="polite"),
                     ),
                 ]
             ),
