@@ -150,6 +150,40 @@ def empty_state(
     return html.Div(children, className="page-state text-center py-5", **html_attributes(data_state="empty"))
 
 
+def page_header(title: str, subtitle: Component, actions: Component, *, spacing: str = "mb-3") -> html.Div:
+    """A page's title with a line under it (counts, "as of") on the left and its actions on the right."""
+    return html.Div(
+        [html.Div([html.H1(title, className="page-title"), subtitle]), actions],
+        className=f"d-flex flex-wrap justify-content-between align-items-end gap-3 {spacing}",
+    )
+
+
+def paged_table(
+    *,
+    columns: list[html.Th],
+    rows_id: str,
+    table_class: str,
+    footer: Component,
+    footer_class: str | None = None,
+    header: Component | None = None,
+) -> dbc.Card:
+    """A card holding a table whose rows (``rows_id``) a callback fills one keyset page at a time, dimmed
+    under a spinner while a page loads, with the paging controls in its footer."""
+    table = html.Table([html.Thead(html.Tr(columns)), html.Tbody(id=rows_id)], className=table_class)
+    loading = dcc.Loading(
+        html.Div(table, className="table-responsive"),
+        # Dash types target_components as an empty TypedDict; it maps a component id to a property.
+        target_components={rows_id: "children"},  # type: ignore[arg-type]
+        delay_show=250,
+        overlay_style={"visibility": "visible", "opacity": 0.45},
+        custom_spinner=dbc.Spinner(color="primary"),
+    )
+    parts: list[Component] = [] if header is None else [header]
+    parts.append(dbc.CardBody(loading, className="p-0"))
+    parts.append(dbc.CardFooter(footer, className=footer_class) if footer_class else dbc.CardFooter(footer))
+    return dbc.Card(parts, className="shadow-sm")
+
+
 def pager(*, first: tuple[str, str], back: tuple[str, str], forward: tuple[str, str]) -> dbc.ButtonGroup:
     """First / back / forward buttons for keyset paging, each given as (component id, label); all disabled
     until a page has loaded and says where it can go."""
