@@ -48,9 +48,17 @@ def guard_api_routes(server: Flask, api: Blueprint) -> None:
 
     @server.before_request
     def not_ours() -> Response | None:
-        if not is_api_path(request.path) or (request.blueprint or "").split(".")[0] == api.name:
+        if not is_api_path(request.path):
             return None
         adapter = own_map().bind_to_environ(request.environ)
+        if request.method == "OPTIONS" and (request.blueprint or "").split(".")[0] == api.name:
+            # Flask's own answer lists the methods of every rule matching the path, Dash's catch-all
+            # page route (GET) included: list only what the API serves here.
+            response = Response(status=200, headers={"Allow": ", ".join(sorted(adapter.allowed_methods()))})
+            del response.headers["Content-Type"]
+            return response
+        if (request.blueprint or "").split(".")[0] == api.name:
+            return None
         try:
             adapter.match(method=request.method)
         except RequestRedirect as redirect:

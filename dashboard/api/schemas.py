@@ -6,7 +6,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
-from dashboard.params import StatusParam
+from dashboard.params import QueryDatetime, StatusParam
 from db.models import MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH, STATUSES
 
 Status = Literal["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]
@@ -67,8 +67,8 @@ class TimeseriesParams(_Model):
     """The query string of ``GET /api/stats/timeseries/``."""
 
     bucket: Literal["hour", "day"] = Field("day", description="Bucket width, in UTC.")
-    since: AwareDatetime | None = Field(None, description="Inclusive; default 30 days or 48 hours back.")
-    until: AwareDatetime | None = Field(None, description="Exclusive; default the end of the current bucket.")
+    since: QueryDatetime | None = Field(None, description="Inclusive; default 30 days or 48 hours back.")
+    until: QueryDatetime | None = Field(None, description="Exclusive; default the end of the current bucket.")
     status: list[StatusParam] = Field(
         default_factory=list, description="Current status; repeat or separate with commas."
     )
