@@ -1,14 +1,31 @@
-"""Who may write: the bearer tokens API writes need (site-wide basic auth is in ``dashboard/security.py``)."""
+"""Who may write: ``@requires_write_token`` on a view asks for a bearer token from JOBDASH_API_TOKENS
+(site-wide basic auth and ``@public`` are in ``dashboard/security.py``)."""
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from flask import Response, request
 
 from dashboard.problems import problem
-from dashboard.security import token_matches
-from dashboard.settings import Settings
+from dashboard.security import declare_access, token_matches
+from dashboard.settings import Settings, get_settings
 
+F = TypeVar("F", bound=Callable[..., Any])
 BEARER_CHALLENGE = 'Bearer realm="jobdash"'
+
+
+def requires_write_token(view: F) -> F:
+    """Let a request reach ``view`` only with a bearer token allowed to write; else a 401 or 403 problem."""
+
+    @functools.wraps(view)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        refusal = write_refusal(get_settings())
+        return refusal if refusal is not None else view(*args, **kwargs)
+
+    return declare_access("write")(cast(F, guarded))
 
 
 def _bearer_token() -> str | None:

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, Response, request, url_for
 from sqlalchemy import Connection
 
+from dashboard.api.auth import requires_write_token
 from dashboard.api.inputs import json_body, query_params
 from dashboard.api.openapi import CURSOR_RULE, TIMES_RULE, TIMESTAMP_RULE, document
 from dashboard.api.outputs import json_bytes, json_response, respond
@@ -148,12 +149,12 @@ def job_history(job_id: int) -> Response:
 
 
 @bp.post("/jobs/")
+@requires_write_token
 @document(
     summary="Create a job (and its first event)",
     tag="jobs",
     body=JobCreate,
     responses={201: JobDetail},
-    write=True,
     headers={201: {"Location": "Root-relative URL of the new job."}},
     rules=(TIMESTAMP_RULE,),
 )
@@ -167,12 +168,12 @@ def create_job() -> Response:
 
 
 @bp.post("/jobs/<int:job_id>/status/")
+@requires_write_token
 @document(
     summary="Append a status event",
     tag="jobs",
     body=StatusCreate,
     responses={201: CreatedEvent},
-    write=True,
     rules=(TIMESTAMP_RULE,),
 )
 def append_status(job_id: int) -> Response:
@@ -186,7 +187,8 @@ def append_status(job_id: int) -> Response:
 
 
 @bp.delete("/jobs/<int:job_id>/")
-@document(summary="Delete a job and its history", tag="jobs", responses={204: None}, write=True)
+@requires_write_token
+@document(summary="Delete a job and its history", tag="jobs", responses={204: None})
 def delete_job(job_id: int) -> Response:
     """Delete a job; 204, or 404 when it does not exist."""
     with _write() as conn:
