@@ -33,7 +33,6 @@ STATUS_ICONS: dict[str, str] = {
     "FAILED": "bi-x-octagon",
     "CANCELLED": "bi-slash-circle",
 }
-TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 
 
 def html_attributes(**values: str) -> dict[str, Any]:

@@ -16,12 +16,12 @@ from dash import dcc
 from dashboard.components import STATUS_COLORS, format_duration, status_label
 from dashboard.timeline import Segment
 from db.models import STATUSES
+from db.queries import BUCKETS, Bucket
 
 NEUTRAL = "#8a94a6"
 GRID = "rgba(138, 148, 166, 0.18)"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
 GRAPH_CONFIG: dcc.Graph.Config = {"displayModeBar": False, "responsive": True}
-BUCKET_LENGTHS = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
 
 
 def _base_layout(**overrides: Any) -> dict[str, Any]:
@@ -72,7 +72,7 @@ def empty_figure(message: str, *, height: int = 320) -> go.Figure:
 
 
 def created_over_time_figure(
-    series: Iterable[Mapping[str, Any]], *, bucket: str, since: dt.datetime, until: dt.datetime
+    series: Iterable[Mapping[str, Any]], *, bucket: Bucket, since: dt.datetime, until: dt.datetime
 ) -> go.Figure:
     """Stacked bars of jobs created per bucket, one colour per (current) status."""
     by_status: dict[str, dict[dt.datetime, int]] = {s: {} for s in STATUSES}
@@ -81,7 +81,7 @@ def created_over_time_figure(
             by_status[row["status"]][row["bucket"]] = int(row["count"])
     if not any(by_status.values()):
         return empty_figure("No jobs were created in this period")
-    period_ms = BUCKET_LENGTHS[bucket].total_seconds() * 1000
+    period_ms = BUCKETS[bucket].total_seconds() * 1000
     figure = go.Figure()
     for status in STATUSES:
         points = sorted(by_status[status].items())

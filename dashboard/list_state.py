@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode
 
 from dashboard.params import JobListQuery, list_query_string, parse_job_list_query
+from db.cursor import MAX_TOKEN_LENGTH
 from db.errors import FieldError, ValidationError
 from db.models import STATUSES
 from db.queries import DEFAULT_ORDERING, ORDERINGS, JobFilter
@@ -157,7 +158,7 @@ def args_from_controls(
 
 def with_cursor(query: JobListQuery, cursor: object) -> JobListQuery:
     """``query`` on another page; the token itself is checked by the data layer when it is used."""
-    if cursor is not None and (not isinstance(cursor, str) or len(cursor) > MAX_SEARCH_LENGTH):
+    if cursor is not None and (not isinstance(cursor, str) or len(cursor) > MAX_TOKEN_LENGTH):
         raise ValidationError.single("cursor", "is not a valid cursor for this list; start from page one")
     return JobListQuery(
         filters=query.filters, ordering=query.ordering, page_size=query.page_size, cursor=cursor

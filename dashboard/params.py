@@ -11,17 +11,18 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic import ValidationError as PydanticValidationError
 
+from dashboard.input_errors import field_errors
+from db.cursor import MAX_TOKEN_LENGTH
 from db.errors import FieldError, ValidationError
 from db.models import STATUSES
-from db.queries import DEFAULT_ORDERING, JobFilter
+from db.queries import DEFAULT_ORDERING, JobFilter, Ordering
 from db.validation import Q_MAX_LENGTH
 
-OrderingParam = Literal["-created_at", "created_at", "name", "-name", "updated_at", "-updated_at"]
 StatusParam = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True, pattern="(?i)^(" + "|".join(STATUSES) + ")$")
 ]
@@ -36,7 +37,6 @@ def _iso_text(value: object) -> object:
 
 
 QueryDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
-MAX_CURSOR_LENGTH = 2048
 CURSOR_HELP = "Opaque token taken from next or previous."
 
 
@@ -52,9 +52,9 @@ class JobListParams(BaseModel):
     q: str | None = Field(None, max_length=Q_MAX_LENGTH, description="Case-insensitive name substring.")
     created_after: QueryDatetime | None = Field(None, description="ISO 8601 with offset; inclusive.")
     created_before: QueryDatetime | None = Field(None, description="ISO 8601 with offset; exclusive.")
-    ordering: OrderingParam = Field(DEFAULT_ORDERING, description="Sort key; ties are broken by id.")
+    ordering: Ordering = Field(DEFAULT_ORDERING, description="Sort key; ties are broken by id.")
     page_size: int | None = Field(None, ge=1, description="Rows per page, 1..JOBDASH_MAX_PAGE_SIZE.")
-    cursor: str | None = Field(None, max_length=MAX_CURSOR_LENGTH, description=CURSOR_HELP)
+    cursor: str | None = Field(None, max_length=MAX_TOKEN_LENGTH, description=CURSOR_HELP)
 
 
 class HistoryParams(BaseModel):
@@ -63,7 +63,7 @@ class HistoryParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     page_size: int | None = Field(None, ge=1, description="Rows per page, 1..JOBDASH_MAX_PAGE_SIZE.")
-    cursor: str | None = Field(None, max_length=MAX_CURSOR_LENGTH, description=CURSOR_HELP)
+    cursor: str | None = Field(None, max_length=MAX_TOKEN_LENGTH, description=CURSOR_HELP)
 
 
 @dataclass(frozen=True)
@@ -74,22 +74,6 @@ class JobListQuery:
     ordering: str
     page_size: int
     cursor: str | None
-
-
-def _field_errors(exc: PydanticValidationError) -> list[FieldError]:
-    errors = []
-    for error in exc.errors(include_url=False, include_input=False):
-        location = [str(part) for part in error["loc"] if not isinstance(part, int)]
-        field = location[0] if location else "query"
-        message = error["msg"]
-        if error["type"] == "extra_forbidden":
-            message = "is not a known parameter"
-        elif field == "status" and error["type"] == "string_pattern_mismatch":
-            message = f"must be one of {', '.join(STATUSES)}"
-        elif error["type"] == "value_error":
-            message = str(error.get("ctx", {}).get("error", message))
-        errors.append(FieldError(field, message))
-    return errors
 
 
 def _single_values(args: Mapping[str, Sequence[str]], multi: Iterable[str]) -> dict[str, object]:
@@ -118,7 +102,7 @@ def parse_model(model: type[M], args: Mapping[str, Sequence[str]], *, multi: Ite
     try:
         return model.model_validate(values)
     except PydanticValidationError as exc:
-        raise ValidationError(_field_errors(exc)) from None
+        raise ValidationError(field_errors(exc, source="query")) from None
 
 
 def check_page_size(page_size: int | None, *, default: int, maximum: int) -> int:

@@ -29,7 +29,7 @@ from dashboard.figures import GRAPH_CONFIG, created_over_time_figure, empty_figu
 from dashboard.pages import PageCallbacks
 from db.errors import ValidationError
 from db.models import STATUSES
-from db.queries import Totals, created_timeseries, recent_failures, status_totals
+from db.queries import Bucket, Totals, bucket_end, created_timeseries, recent_failures, status_totals
 
 log = logging.getLogger(__name__)
 callbacks = PageCallbacks()
@@ -42,7 +42,7 @@ class TimeRange(NamedTuple):
 
     label: str
     span: dt.timedelta
-    bucket: str
+    bucket: Bucket
 
 
 RANGES: dict[str, TimeRange] = {
@@ -55,24 +55,18 @@ RANGES: dict[str, TimeRange] = {
 DEFAULT_RANGE = "30d"
 
 
-def time_window(range_key: object, *, now: dt.datetime) -> tuple[dt.datetime, dt.datetime, str]:
+def time_window(range_key: object, *, now: dt.datetime) -> tuple[dt.datetime, dt.datetime, Bucket]:
     """``(since, until, bucket)`` for a range choice, aligned to whole buckets and ending after ``now``."""
     if not isinstance(range_key, str) or range_key not in RANGES:
         raise ValidationError.single("range", f"must be one of {', '.join(RANGES)}")
     choice = RANGES[range_key]
-    now = now.astimezone(dt.UTC)
-    if choice.bucket == "hour":
-        floor = now.replace(minute=0, second=0, microsecond=0)
-        until = floor + dt.timedelta(hours=1)
-    else:
-        floor = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        until = floor + dt.timedelta(days=1)
+    until = bucket_end(now, choice.bucket)
     return until - choice.span, until, choice.bucket
 
 
 def counts_by_status(series: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """Jobs per status summed over a created-over-time series."""
-    counts = dict.fromkeys(STATUSES, 0)
+    counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
     for row in series:
         counts[row["status"]] = counts.get(row["status"], 0) + int(row["count"])
     return counts

@@ -20,6 +20,7 @@ from dashboard.list_state import (
     toggle_ordering,
     with_cursor,
 )
+from db.cursor import MAX_TOKEN_LENGTH
 from db.errors import ValidationError
 
 SIZES = {"default_page_size": 50, "max_page_size": 200}
@@ -145,11 +146,13 @@ def test_hostile_control_values_are_errors_naming_the_field(field: str, value: o
         args_from_controls(**controls)
 
 
-def test_cursor_must_be_text() -> None:
+def test_cursor_must_be_text_no_longer_than_any_cursor() -> None:
     query = view("")
     assert with_cursor(query, "abc").cursor == "abc"
     with pytest.raises(ValidationError):
         with_cursor(query, {"x": 1})
+    with pytest.raises(ValidationError):
+        with_cursor(query, "x" * (MAX_TOKEN_LENGTH + 1))
 
 
 def test_header_clicks_toggle_the_ordering() -> None:

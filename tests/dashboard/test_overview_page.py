@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from dashboard.figures import BUCKET_LENGTHS
 from db.errors import ValidationError
-from db.queries import Totals
+from db.queries import BUCKETS, Totals
 from tests.dashboard.conftest import text
 from tests.dashboard.dash_requests import post_callback
 
@@ -28,7 +27,7 @@ def test_time_windows_are_aligned_and_within_the_bucket_limit(page: ModuleType) 
     for key, choice in page.RANGES.items():
         since, until, bucket = page.time_window(key, now=now)
         assert until > now and until - since == choice.span
-        assert (until - since) / BUCKET_LENGTHS[bucket] <= 1000
+        assert (until - since) / BUCKETS[bucket] <= 1000
 
 
 @pytest.mark.parametrize("bad", ["10y", "", None, ["24h"], {"x": 1}, "24h' OR 1=1"])
