@@ -293,6 +293,15 @@ def count_jobs(conn: Connection, *, filters: JobFilter = JobFilter(), page: Page
     )
 
 
+def list_and_count_jobs(
+    conn: Connection, *, filters: JobFilter = JobFilter(), **paging: Any
+) -> tuple[Page, Count]:
+    """What a list view shows: one page of :func:`list_jobs` (``paging`` takes its ordering, page sizes
+    and cursor) and the :func:`count_jobs` of the same filters."""
+    page = list_jobs(conn, filters=filters, **paging)
+    return page, count_jobs(conn, filters=filters, page=page)
+
+
 def status_totals(conn: Connection) -> Totals:
     """Jobs per current status, exact at any size (summed from the all-time count rows)."""
     by_status = aggregates.totals(conn)

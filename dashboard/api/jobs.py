@@ -78,7 +78,7 @@ def list_jobs() -> Response:
 
     def compute() -> bytes:
         with get_database().read() as conn:
-            page = queries.list_jobs(
+            page, count = queries.list_and_count_jobs(
                 conn,
                 filters=query.filters,
                 ordering=query.ordering,
@@ -86,7 +86,6 @@ def list_jobs() -> Response:
                 max_page_size=settings.max_page_size,
                 cursor=query.cursor,
             )
-            count = queries.count_jobs(conn, filters=query.filters, page=page)
         return json_bytes(
             JobList,
             {

@@ -9,10 +9,14 @@ callbacks to the first app only, so each app the shell builds is given them thro
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import dash
+from dash import html
+
+from dashboard.components import error_state
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -36,3 +40,19 @@ class PageCallbacks:
         """Register every recorded callback on ``app``."""
         for args, kwargs, function in self._recorded:
             app.callback(*args, **kwargs)(function)
+
+
+def database_error_state(
+    log: logging.Logger,
+    what: str,
+    *,
+    detail: str = "Try again in a moment.",
+    reset_href: str | None = None,
+    reset_label: str = "Try again",
+) -> html.Div:
+    """Log the failed read of ``what`` with its traceback (call it in an ``except``), and say so in the page:
+    the same message on every page, with the page's way to try again."""
+    log.exception("%s query failed", what)
+    return error_state(
+        "The database did not answer", detail=detail, reset_href=reset_href, reset_label=reset_label
+    )

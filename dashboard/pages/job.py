@@ -25,12 +25,12 @@ from dashboard.components import (
 )
 from dashboard.database import get_database
 from dashboard.figures import GRAPH_CONFIG, status_timeline_figure
-from dashboard.pages import PageCallbacks
+from dashboard.pages import PageCallbacks, database_error_state
 from dashboard.settings import get_settings
 from dashboard.timeline import Segment, status_segments, time_in_status, total_duration
 from db.errors import NotFound, ValidationError
 from db.models import STATUSES
-from db.queries import get_job, job_history
+from db.queries import Page, get_job, job_history
 
 log = logging.getLogger(__name__)
 callbacks = PageCallbacks()
@@ -229,13 +229,7 @@ def layout(job_id: object = None, **_query: object) -> html.Div:
     except NotFound:
         return not_found(f"There is no job #{number}. It may have been deleted.")
     except SQLAlchemyError:
-        log.exception("job page query failed")
-        return error_state(
-            "The database did not answer",
-            detail="Try again in a moment.",
-            reset_href=f"/jobs/{number}",
-            reset_label="Try again",
-        )
+        return database_error_state(log, "job page", reset_href=f"/jobs/{number}")
     now = dt.datetime.now(dt.UTC)
     note = build_timeline_note(shown=len(newest.results), total=int(job["history_count"]))
     return html.Div(
@@ -249,58 +243,62 @@ def layout(job_id: object = None, **_query: object) -> html.Div:
     )
 
 
-def history_page(trigger: object, state: object) -> dict[str, Any]:
-    """The history page asked for by a paging button (or the first page), as the callback's outputs."""
-    state = state if isinstance(state, dict) else {}
-    out: dict[str, Any] = {"newest_disabled": True, "newer_disabled": True, "older_disabled": True}
-    cursor: object = None
-    if trigger == "job-history-older":
-        cursor = state.get("next")
-    elif trigger == "job-history-newer":
-        cursor = state.get("previous")
+def _read_history(state: dict[str, Any], cursor: object) -> Page:
+    """One page of the job's history from ``cursor`` (None: the newest)."""
+    if cursor is not None and not isinstance(cursor, str):
+        raise ValidationError.single("cursor", "is not a valid cursor for this list; start from page one")
     settings = get_settings()
-    try:
-        if cursor is not None and not isinstance(cursor, str):
-            raise ValidationError.single("cursor", "is not a valid cursor for this list; start from page one")
-        with get_database().read() as conn:
-            page = job_history(
-                conn,
-                job_id=state.get("job_id"),  # type: ignore[arg-type]  # validated by the data layer
-                page_size=min(HISTORY_PAGE_SIZE, settings.max_page_size),
-                max_page_size=settings.max_page_size,
-                cursor=cursor,
-            )
-    except (ValidationError, NotFound) as exc:
-        errors = exc.errors if isinstance(exc, ValidationError) else []
-        detail = None if errors else "This job no longer exists."
-        alert = error_state("This history page is not available", errors=errors, detail=detail)
-        return {
-            **out,
-            "rows": [html.Tr(html.Td(alert, colSpan=3, className="p-0 border-0"))],
-            "state": state,
-            "caption": "",
-        }
-    except SQLAlchemyError:
-        log.exception("job history query failed")
-        alert = error_state("The database did not answer", detail="Try again in a moment.")
-        return {
-            **out,
-            "rows": [html.Tr(html.Td(alert, colSpan=3, className="p-0 border-0"))],
-            "state": state,
-            "caption": "",
-        }
+    with get_database().read() as conn:
+        return job_history(
+            conn,
+            job_id=state.get("job_id"),  # type: ignore[arg-type]  # validated by the data layer
+            page_size=min(HISTORY_PAGE_SIZE, settings.max_page_size),
+            max_page_size=settings.max_page_size,
+            cursor=cursor,
+        )
+
+
+def _history_outputs(page: Page, job_id: object, *, first: bool) -> dict[str, Any]:
+    """The callback's outputs for a page of history that was read."""
     rows = build_history_rows(page.results) or [
         html.Tr(
             html.Td(empty_state("No events", "This job has no history."), colSpan=3, className="border-0")
         )
     ]
+    shown = len(page.results)
     return {
         "rows": rows,
-        "state": {"job_id": state.get("job_id"), "next": page.next_cursor, "previous": page.previous_cursor},
-        "caption": f"{len(page.results)} event{'s' if len(page.results) != 1 else ''} on this page",
-        "newest_disabled": cursor is None,
+        "state": {"job_id": job_id, "next": page.next_cursor, "previous": page.previous_cursor},
+        "caption": f"{shown} event{'s' if shown != 1 else ''} on this page",
+        "newest_disabled": first,
         "newer_disabled": page.previous_cursor is None,
         "older_disabled": page.next_cursor is None,
+    }
+
+
+def history_page(trigger: object, state: object) -> dict[str, Any]:
+    """The history page asked for by a paging button (or the first page), as the callback's outputs."""
+    state = state if isinstance(state, dict) else {}
+    cursor = {"job-history-older": state.get("next"), "job-history-newer": state.get("previous")}.get(
+        str(trigger)
+    )
+    try:
+        page = _read_history(state, cursor)
+    except (ValidationError, NotFound) as exc:
+        errors = exc.errors if isinstance(exc, ValidationError) else []
+        detail = None if errors else "This job no longer exists."
+        alert = error_state("This history page is not available", errors=errors, detail=detail)
+    except SQLAlchemyError:
+        alert = database_error_state(log, "job history")
+    else:
+        return _history_outputs(page, state.get("job_id"), first=cursor is None)
+    return {
+        "rows": [html.Tr(html.Td(alert, colSpan=3, className="p-0 border-0"))],
+        "state": state,
+        "caption": "",
+        "newest_disabled": True,
+        "newer_disabled": True,
+        "older_disabled": True,
     }
 
 

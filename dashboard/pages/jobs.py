@@ -47,11 +47,11 @@ from dashboard.list_state import (
     toggle_ordering,
     with_cursor,
 )
-from dashboard.pages import PageCallbacks
+from dashboard.pages import PageCallbacks, database_error_state
 from dashboard.params import JobListQuery
 from dashboard.settings import get_settings
 from db.errors import ValidationError
-from db.queries import JobFilter, Page, count_jobs, list_jobs
+from db.queries import JobFilter, Page, count_jobs, list_and_count_jobs
 from db.search import SearchPage
 from db.validation import Q_MAX_LENGTH
 
@@ -326,7 +326,7 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
     }
     try:
         with get_database().read() as conn:
-            page = list_jobs(
+            page, count = list_and_count_jobs(
                 conn,
                 filters=query.filters,
                 ordering=query.ordering,
@@ -334,7 +334,6 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
                 max_page_size=max_page_size,
                 cursor=query.cursor,
             )
-            count = count_jobs(conn, filters=query.filters, page=page)
             searched = _searched_note(conn, query, page)
     except ValidationError as exc:
         state = error_state(
@@ -345,12 +344,11 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
         )
         return {**out, "rows": build_state_row(state), "count": "", "pager": None}
     except SQLAlchemyError:
-        log.exception("job list query failed")
-        state = error_state(
-            "The database did not answer",
+        state = database_error_state(
+            log,
+            "job list",
             detail="The list could not be loaded. Try again, or narrow the filters.",
             reset_href="/jobs" + reset_search,
-            reset_label="Try again",
         )
         return {**out, "rows": build_state_row(state), "count": "", "pager": None}
     if page.results:

@@ -26,7 +26,7 @@ from dashboard.components import (
 )
 from dashboard.database import get_database
 from dashboard.figures import GRAPH_CONFIG, created_over_time_figure, empty_figure, status_distribution_figure
-from dashboard.pages import PageCallbacks
+from dashboard.pages import PageCallbacks, database_error_state
 from db.errors import ValidationError
 from db.models import STATUSES
 from db.queries import Bucket, Totals, bucket_end, created_timeseries, recent_failures, status_totals
@@ -224,13 +224,7 @@ def update_overview(range_key: object, _refresh: object) -> tuple[Any, ...]:
         alert = error_state("That time range is not available", errors=exc.errors, reset_href="/")
         return None, unavailable, unavailable, None, "", alert
     except SQLAlchemyError:
-        log.exception("overview query failed")
-        alert = error_state(
-            "The database did not answer",
-            detail="Try again in a moment.",
-            reset_href="/",
-            reset_label="Retry",
-        )
+        alert = database_error_state(log, "overview", reset_href="/", reset_label="Retry")
         return None, unavailable, unavailable, None, "", alert
     in_range = counts_by_status(series)
     label = RANGES[str(range_key)].label
