@@ -66,6 +66,17 @@ class HistoryParams(BaseModel):
     cursor: str | None = Field(None, max_length=MAX_TOKEN_LENGTH, description=CURSOR_HELP)
 
 
+# The list parameters that page rather than filter; every other JobListParams field is a filter and fills
+# the JobFilter field of its name ("status" fills "statuses"). A new filter is one field in each.
+PAGING_PARAMS = frozenset({"ordering", "page_size", "cursor"})
+FILTER_PARAMS = tuple(name for name in JobListParams.model_fields if name not in PAGING_PARAMS)
+
+
+def filter_field(param: str) -> str:
+    """The :class:`JobFilter` field a filter parameter fills."""
+    return "statuses" if param == "status" else param
+
+
 @dataclass(frozen=True)
 class JobListQuery:
     """A validated list request, ready for ``db.queries.list_jobs`` and ``count_jobs``."""
@@ -119,27 +130,29 @@ def parse_job_list_query(
 ) -> JobListQuery:
     """Turn a query string (as a multi-dict) into a validated :class:`JobListQuery`."""
     params = parse_model(JobListParams, args, multi=("status",))
-    filters = JobFilter.build(
-        statuses=params.status,
-        q=params.q,
-        created_after=params.created_after,
-        created_before=params.created_before,
-    )
+    filters = JobFilter.build(**{filter_field(name): getattr(params, name) for name in FILTER_PARAMS})
     page_size = check_page_size(params.page_size, default=default_page_size, maximum=max_page_size)
     return JobListQuery(filters=filters, ordering=params.ordering, page_size=page_size, cursor=params.cursor)
+
+
+def _query_text(value: object) -> str:
+    """A filter's value as its query parameter spells it (empty when the filter is off)."""
+    if value is None:
+        return ""
+    if isinstance(value, tuple | list):
+        return ",".join(map(str, value))
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return str(value)
 
 
 def list_query_string(query: JobListQuery, *, default_page_size: int) -> dict[str, str | list[str]]:
     """The query-string parameters that reproduce ``query`` (defaults omitted), for links and URLs."""
     out: dict[str, str | list[str]] = {}
-    if query.filters.statuses:
-        out["status"] = ",".join(query.filters.statuses)
-    if query.filters.q:
-        out["q"] = query.filters.q
-    for name in ("created_after", "created_before"):
-        value: dt.datetime | None = getattr(query.filters, name)
-        if value is not None:
-            out[name] = value.isoformat()
+    for name in FILTER_PARAMS:
+        text = _query_text(getattr(query.filters, filter_field(name)))
+        if text:
+            out[name] = text
     if query.ordering != DEFAULT_ORDERING:
         out["ordering"] = query.ordering
     if query.page_size != default_page_size:
