@@ -30,8 +30,11 @@ _ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
 
 
 def _iso_text(value: object) -> object:
-    """Only ISO 8601 text is a time here: lax pydantic would read the query value ``0.5`` as Unix seconds."""
-    if isinstance(value, str) and not _ISO_DATE_TIME.match(value):
+    """Only ISO 8601 text (or a datetime) is a time here: lax pydantic would read ``0.5`` or ``0``, as text
+    or as a JSON number, as Unix seconds."""
+    if isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE_TIME.match(value):
         raise ValueError("must be an ISO 8601 date and time with an offset, like 2026-01-31T14:05:00Z")
     return value
 

@@ -23,8 +23,8 @@ StatusInput = Annotated[
     StatusParam,
     WithJsonSchema({"type": "string", "pattern": STATUS_PATTERN, "description": "Case-insensitive."}),
 ]
-# Only ISO 8601 text with an offset: strict mode refuses the Unix numbers lax pydantic would accept.
-TimestampInput = Annotated[AwareDatetime, Field(strict=True)]
+# Only ISO 8601 text with an offset, as in query strings: never Unix seconds, as a number or as text ("0").
+TimestampInput = QueryDatetime
 PageLink = Annotated[
     str | None,
     Field(
