@@ -5,6 +5,7 @@ A page module declares itself with ``dash.register_page(__name__, ..., layout=la
 module-level ``callbacks = PageCallbacks()``. Page modules are imported once per process, but a process
 may build several apps (the tests build one per test): Dash's global ``dash.callback`` would hand the
 callbacks to the first app only, so each app the shell builds is given them through ``app.callback``.
+A page whose read fails says so with :func:`database_error_state`, the same on every page.
 """
 
 from __future__ import annotations
