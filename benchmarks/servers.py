@@ -82,6 +82,10 @@ class Server:
     port: int
     log_path: Path
     ready_path: str = "/readyz"
+    # How often readiness is polled; also the resolution of ``ready_s``.
+    ready_poll_s: float = 0.1
+    # Seconds from the process start to the first 200 of ``ready_path`` (set on entry).
+    ready_s: float | None = None
     process: subprocess.Popen[bytes] | None = None
     cwd: Path = ROOT  # another checkout (a baseline release) runs its own code from its own folder
 
@@ -89,6 +93,7 @@ class Server:
         """Start the server and wait until ``ready_path`` answers 200."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
+        started = time.perf_counter()
         try:
             self.process = subprocess.Popen(
                 self.command,
@@ -105,6 +110,7 @@ class Server:
         except BaseException:
             self.stop()
             raise
+        self.ready_s = time.perf_counter() - started
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -130,7 +136,7 @@ class Server:
                 last = f"HTTP {response.status}"
             except OSError as exc:
                 last = repr(exc)
-            time.sleep(0.1)
+            time.sleep(self.ready_poll_s)
         raise ServerError(f"{self.name} not ready after {READY_TIMEOUT_S:.0f} s ({last}):\n{self.log_tail()}")
 
     def log_tail(self, lines: int = 30) -> str:

@@ -14,6 +14,7 @@ from dashboard.health import bp as health_bp
 from dashboard.instrumentation import init_instrumentation
 from dashboard.jsonprovider import OrjsonProvider
 from dashboard.logs import configure_logging
+from dashboard.metrics import init_metrics
 from dashboard.security import init_basic_auth, init_security_headers
 from dashboard.settings import Settings, init_settings
 from dashboard.shell import init_dash
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     init_instrumentation(server)
     init_db(server, settings)
     init_cache(server, settings)
+    init_metrics(server, settings)
     init_error_handlers(server)
     init_basic_auth(server, settings)
     server.register_blueprint(health_bp)

@@ -24,7 +24,9 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _database(settings: Settings) -> Database:
-    return Database.connect(settings.database_url, statement_timeout_ms=0)
+    return Database.connect(
+        settings.database_url, statement_timeout_ms=0, connect_timeout=settings.db_connect_timeout
+    )
 
 
 @click.group()
@@ -150,7 +152,13 @@ def demo(host: str, port: int | None, jobs: int) -> None:
 @click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
 def serve(gunicorn_args: tuple[str, ...]) -> None:
     """Run the production server (gunicorn, configured from PORT, WEB_CONCURRENCY, JOBDASH_THREADS)."""
-    _settings()  # fail fast, in one line, on a bad setting
+    settings = _settings()  # fail fast, in one line, on a bad setting
+    environ = dict(os.environ)
+    if settings.metrics:
+        from dashboard import gunicorn_conf, metrics
+
+        # In gunicorn's environment from its first instruction: see dashboard/metrics.py.
+        environ = metrics.multiprocess_environment(environ, parent=gunicorn_conf.MEMORY_DIR)
     argv = [
         sys.executable,
         "-m",
@@ -160,7 +168,7 @@ def serve(gunicorn_args: tuple[str, ...]) -> None:
         *gunicorn_args,
         "dashboard.wsgi:server",
     ]
-    os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn
+    os.execve(sys.executable, argv, environ)  # noqa: S606 - replace this process with gunicorn
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ def init_db(server: Flask, settings: Settings) -> Database:
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout,
         statement_timeout_ms=settings.db_statement_timeout_ms,
+        connect_timeout=settings.db_connect_timeout,
     )
     server.extensions[_EXTENSION] = database
     return database

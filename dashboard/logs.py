@@ -29,13 +29,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, separators=(",", ":"))
 
 
+def log_formatter(log_format: str) -> logging.Formatter:
+    """The formatter of every line, the app's and gunicorn's (dashboard/gunicorn_conf.py): JSON or text."""
+    if log_format == "json":
+        return JsonFormatter()
+    return logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def configure_logging(settings: Settings) -> None:
     """Point the root logger at stderr in the configured format and level (idempotent)."""
     handler = logging.StreamHandler(sys.stderr)
-    if settings.log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(log_formatter(settings.log_format))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)

@@ -121,6 +121,8 @@ class Settings:
     db_max_overflow: int = _env("JOBDASH_DB_MAX_OVERFLOW", "5", _integer(0, 1000))
     db_pool_timeout: int = _env("JOBDASH_DB_POOL_TIMEOUT", "5", _integer(1, 3600))
     db_statement_timeout_ms: int = _env("JOBDASH_DB_STATEMENT_TIMEOUT_MS", "5000", _integer(0))
+    # libpq's connect_timeout, for the primary and the read replica (libpq's floor is 2 s).
+    db_connect_timeout: int = _env("JOBDASH_DB_CONNECT_TIMEOUT", "5", _integer(2, 600))
     cache_url: str | None = _env("JOBDASH_CACHE_URL", "", _cache_url)
     cache_ttl: int = _env("JOBDASH_CACHE_TTL", "5", _integer(0, 86400))
     cache_max_mb: int = _env("JOBDASH_CACHE_MAX_MB", "64", _integer(1, 65536))
@@ -132,6 +134,7 @@ class Settings:
     basic_auth: tuple[str, str] | None = _env("JOBDASH_BASIC_AUTH", "", _basic_auth)
     log_format: str = _env("JOBDASH_LOG_FORMAT", "json", _choice("json", "text"))
     log_level: str = _env("JOBDASH_LOG_LEVEL", "INFO", _log_level)
+    metrics: bool = _env("JOBDASH_METRICS", "true", _boolean)
     port: int = _env("PORT", "8050", _integer(1, 65535))
     web_concurrency: int = _env("WEB_CONCURRENCY", "2", _integer(1, 256))
     threads: int = _env("JOBDASH_THREADS", "4", _integer(1, 256))

@@ -25,7 +25,12 @@ from dashboard import pages
 from dashboard.pages import PageCallbacks
 from dashboard.problems import problem
 
-ASSETS_DIR = Path(__file__).resolve().parent.parent / "assets"
+# Installed from the wheel, assets/ is inside this package (setup.py); in a checkout it is beside it.
+_PACKAGE_DIR = Path(__file__).resolve().parent
+ASSETS_DIR = next(
+    (path for path in (_PACKAGE_DIR / "assets", _PACKAGE_DIR.parent / "assets") if path.is_dir()),
+    _PACKAGE_DIR.parent / "assets",
+)
 THEME_STORAGE_KEY = "jobdash-theme"
 # A callback request carries a few inputs and states: far below this. Larger bodies are refused unread.
 CALLBACK_MAX_BYTES = 256 * 1024

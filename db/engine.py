@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import select
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import ExceptionContext, make_url
+from sqlalchemy.exc import DisconnectionError, OperationalError
 
 log = logging.getLogger(__name__)
 
 # Marks a connection whose transaction must start as a writer (SQLite: BEGIN IMMEDIATE).
 _WRITE_OPTION = "jobdash_write"
+# After the read replica fails, reads go straight to the primary for this long before it is tried again.
+REPLICA_RETRY_S = 5.0
 
 
 def _casefold_lower(value: Any) -> Any:
@@ -47,7 +52,14 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def _make_engine(
-    url: str, *, pool_size: int, max_overflow: int, pool_timeout: int, statement_timeout_ms: int
+    url: str,
+    *,
+    pool_size: int,
+    max_overflow: int,
+    pool_timeout: int,
+    statement_timeout_ms: int,
+    connect_timeout: int,
+    application_name: str = "jobdash",
 ) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
@@ -67,8 +79,59 @@ def _make_engine(
         # request once (a 503 the client may retry), is invalidated, and the pool reconnects.
         pool_recycle=1800,
         # A server that does not answer at all (down host, black hole) fails the connect, not the worker.
-        connect_args={"options": options, "application_name": "jobdash", "connect_timeout": 5},
+        connect_args={
+            "options": options,
+            "application_name": application_name,
+            "connect_timeout": connect_timeout,
+        },
     )
+
+
+def _drop_closed_connections(engine: Engine) -> None:
+    """Refuse, at checkout, a pooled connection the server has already closed (the pool then reconnects).
+
+    An idle connection has nothing to read: if its socket is readable, the server said goodbye (a
+    shutdown sends a FATAL message, then closes). One poll, no round trip. Without it the first read
+    after a replica stops would fail its request instead of falling back to the primary.
+    """
+
+    @event.listens_for(engine, "checkout")
+    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+        if readable:
+            raise DisconnectionError("the server closed this pooled connection")
+
+
+@dataclass
+class _Replica:
+    """Whether reads may try the replica: one warning when it goes, one line when it is back."""
+
+    down: bool = False
+    retry_at: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    probing: threading.Lock = field(default_factory=threading.Lock)
+
+    def failed(self, exc: BaseException) -> None:
+        with self.lock:
+            self.retry_at = time.monotonic() + REPLICA_RETRY_S
+            if self.down:
+                return
+            self.down = True
+        log.warning(
+            "read replica unavailable; reading from the primary",
+            extra={"error": str(exc).strip().splitlines()[0][:200], "retry_s": REPLICA_RETRY_S},
+        )
+
+    def answered(self) -> None:
+        with self.lock:
+            if not self.down:
+                return
+            self.down = False
+        log.info("read replica back; reading from it again")
+
+    def held_off(self) -> bool:
+        """True while a recent failure keeps reads on the primary without trying the replica."""
+        return self.down and time.monotonic() < self.retry_at
 
 
 @dataclass
@@ -77,6 +140,17 @@ class Database:
 
     writer: Engine
     reader: Engine
+    _replica: _Replica = field(default_factory=_Replica, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.reader is not self.writer and self.reader.dialect.name == "postgresql":
+            _drop_closed_connections(self.reader)
+
+            @event.listens_for(self.reader, "handle_error")
+            def on_error(context: ExceptionContext) -> None:
+                # The replica went away under a statement: that request fails (503), the next ones fall back.
+                if context.is_disconnect:
+                    self._replica.failed(context.original_exception)
 
     @classmethod
     def connect(
@@ -88,16 +162,19 @@ class Database:
         max_overflow: int = 5,
         pool_timeout: int = 5,
         statement_timeout_ms: int = 5000,
+        connect_timeout: int = 5,
     ) -> Database:
         """Build the engines once; nothing connects until the first query."""
-        options = {
+        options: dict[str, Any] = {
             "pool_size": pool_size,
             "max_overflow": max_overflow,
             "pool_timeout": pool_timeout,
             "statement_timeout_ms": statement_timeout_ms,
+            "connect_timeout": connect_timeout,
         }
         writer = _make_engine(url, **options)
-        reader = _make_engine(read_url, **options) if read_url else writer
+        # Its own application_name: pg_stat_activity on either server tells which role a session has.
+        reader = _make_engine(read_url, application_name="jobdash-read", **options) if read_url else writer
         return cls(writer=writer, reader=reader)
 
     @property
@@ -122,14 +199,49 @@ class Database:
             yield conn
 
     def _read_connection(self) -> Connection:
-        """A connection to the replica, or to the primary when the replica cannot be reached."""
+        """A connection to the replica, or to the primary when the replica cannot be reached.
+
+        A replica that fails is not tried again for ``REPLICA_RETRY_S``; then one request (one thread)
+        tries it while the others keep reading from the primary, so an unreachable replica costs at most
+        one connect timeout per retry period, not one per request.
+        """
         if self.reader is self.writer:
             return self.writer.connect()
-        try:
-            return self.reader.connect()
-        except OperationalError as exc:
-            log.warning("read replica unavailable; reading from the primary", extra={"error": str(exc)[:200]})
+        replica = self._replica
+        if replica.held_off():
             return self.writer.connect()
+        probing = replica.down
+        if probing and not replica.probing.acquire(blocking=False):
+            return self.writer.connect()  # another thread is trying the replica
+        try:
+            conn = self.reader.connect()
+        except OperationalError as exc:
+            replica.failed(exc)
+            return self.writer.connect()
+        finally:
+            if probing:
+                replica.probing.release()
+        replica.answered()
+        return conn
+
+    def replica_answers(self) -> bool | None:
+        """Whether the read replica answers ``SELECT 1`` (None when there is none).
+
+        While a recent failure holds it off, False without trying: a readiness probe must not wait for a
+        connect timeout on every call.
+        """
+        if self.reader is self.writer:
+            return None
+        if self._replica.held_off():
+            return False
+        try:
+            with self.reader.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except OperationalError as exc:
+            self._replica.failed(exc)
+            return False
+        self._replica.answered()
+        return True
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Connection]:

@@ -1,5 +1,6 @@
 """`jobdash serve`: the production server the Dockerfile runs, started for real on a free port."""
 
+import json
 import os
 import socket
 import subprocess
@@ -20,6 +21,16 @@ def free_port():
         return sock.getsockname()[1]
 
 
+def start_serve(env, port):
+    """`jobdash serve` with one worker on ``port``, its output (gunicorn's and the app's) piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "dashboard.cli", "serve", "--bind", f"127.0.0.1:{port}"],
+        env={**env, "PORT": str(port), "WEB_CONCURRENCY": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
 @pytest.fixture
 def served(tmp_path):
     url = f"sqlite:///{tmp_path / 'served.db'}"
@@ -31,13 +42,7 @@ def served(tmp_path):
         timeout=60,
     )
     port = free_port()
-    env = {**os.environ, "JOBDASH_DATABASE_URL": url, "PORT": str(port), "WEB_CONCURRENCY": "1"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "dashboard.cli", "serve", "--bind", f"127.0.0.1:{port}"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    server = start_serve({**os.environ, "JOBDASH_DATABASE_URL": url}, port)
     try:
         yield f"http://127.0.0.1:{port}", url
     finally:
@@ -67,3 +72,21 @@ def test_serve_runs_gunicorn_with_the_app(served):
     database = Database.connect(url)
     assert migrate.current_revision(database.writer) == head_revision(database)
     database.dispose()
+
+
+def test_serve_gives_its_workers_a_metrics_directory_and_removes_it_at_exit(tmp_path):
+    url = f"sqlite:///{tmp_path / 'served.db'}"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    server = start_serve({**env, "JOBDASH_DATABASE_URL": url}, port)
+    try:
+        get(f"http://127.0.0.1:{port}/livez", time.monotonic() + 30)
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=30)
+    lines = [json.loads(line) for line in output.decode().splitlines()]
+    [announced] = [line["msg"] for line in lines if line["msg"].startswith("metrics files in ")]
+    directory = announced.removeprefix("metrics files in ")
+    assert os.path.basename(directory).startswith("jobdash-metrics-")
+    assert not os.path.exists(directory)
+    assert server.returncode == 0

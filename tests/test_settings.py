@@ -17,6 +17,7 @@ def test_defaults_match_the_configuration_table():
     assert settings.basic_auth is None
     assert (settings.log_format, settings.log_level) == ("json", "INFO")
     assert (settings.port, settings.web_concurrency, settings.threads) == (8050, 2, 4)
+    assert settings.db_connect_timeout == 5 and settings.metrics is True
 
 
 def test_postgres_urls_use_psycopg3():
@@ -66,6 +67,9 @@ def test_values_are_parsed():
         ("PORT", "70000"),
         ("WEB_CONCURRENCY", "0"),
         ("JOBDASH_THREADS", "x"),
+        ("JOBDASH_DB_CONNECT_TIMEOUT", "0"),  # libpq would wait for ever
+        ("JOBDASH_DB_CONNECT_TIMEOUT", "1"),  # libpq's floor is 2 s: say so instead of rounding
+        ("JOBDASH_METRICS", "sometimes"),
     ],
 )
 def test_a_bad_value_names_its_variable(variable, value):
