@@ -4,8 +4,8 @@ What is recorded, per request, after its answer is ready (one ``after_request`` 
 
 - ``jobdash_http_request_duration_seconds{method, route, status}``: a histogram, by the route's template
   (``/api/jobs/<int:job_id>/``, never the raw path: one series per endpoint, not per job);
-- ``jobdash_http_request_db_seconds{route}``: the SQL time of the request (the time ``dashboard.logs``
-  adds up for ``Server-Timing``);
+- ``jobdash_http_request_db_seconds{route}``: the SQL time of the request (the time
+  ``dashboard.instrumentation`` adds up for ``Server-Timing``);
 - ``jobdash_cache_requests_total{outcome}``: hit, miss or bypass of the response cache;
 - ``jobdash_events_appended_total``: status events written (a created job's first one included).
 

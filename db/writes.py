@@ -20,7 +20,7 @@ from sqlalchemy import Connection, delete, insert, select, text, update
 from db import aggregates, validation
 from db.aggregates import Delta, with_counts
 from db.errors import NotFound
-from db.models import Status, job_status_table, job_table
+from db.models import job_status_table, job_table
 
 # PostgreSQL does lock, read, append and (when newer) move the current status in one statement, one
 # round trip: `cur` locks the job row and reads its time (the newest committed one, after any wait);
@@ -95,7 +95,7 @@ def create_job(
     conn: Connection,
     *,
     name: object,
-    status: object = Status.PENDING.value,
+    status: object = "PENDING",
     timestamp: object = None,
     message: object = None,
 ) -> dict[str, Any]:

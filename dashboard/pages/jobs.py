@@ -4,19 +4,24 @@ One callback owns the view. It is triggered either by the URL (first load, back/
 shows the URL's query in the controls, or by a control and then writes the new query to the URL; either way
 it renders exactly one keyset page. The page's own ``dcc.Location`` uses ``refresh=False``, so writing the
 URL pushes a history entry without making Dash Pages rebuild the page (the search box keeps its focus).
+
+The controls are one table (``CONTROLS``): the layout, the callback's inputs and outputs, what the controls
+show for a URL and the URL they make are generated from it, so a new list filter is one row here (plus its
+field in ``db/queries.py``'s JobFilter and ``dashboard/params.py``'s JobListParams).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,12 +31,16 @@ from dashboard.components import (
     empty_state,
     error_state,
     format_timestamp,
+    html_attributes,
+    page_header,
+    paged_table,
     pager,
     status_badge,
     status_options,
 )
-from dashboard.database import get_database, get_settings
+from dashboard.database import get_database
 from dashboard.list_state import (
+    Control,
     args_from_controls,
     args_from_page_query,
     args_from_search,
@@ -39,24 +48,29 @@ from dashboard.list_state import (
     jump_to_date,
     page_size_options,
     parse_view,
+    read_statuses,
+    read_text,
+    read_utc_time,
     search_from_query,
     toggle_ordering,
+    utc_input,
     with_cursor,
 )
+from dashboard.pages import PageCallbacks, database_error_state
 from dashboard.params import JobListQuery
+from dashboard.settings import get_settings
 from db.errors import ValidationError
-from db.queries import JobFilter, Page, count_jobs, list_jobs
+from db.queries import Page, count_jobs, list_and_count_jobs
 from db.search import SearchPage
 from db.validation import Q_MAX_LENGTH
 
-dash.register_page(__name__, path="/jobs", title="Jobs · JobDash", name="Jobs", order=1)
 log = logging.getLogger(__name__)
+callbacks = PageCallbacks()
 
 COLUMNS = 5
 AUTO_REFRESH_MS = 10_000
 SORT_BUTTONS = {"jobs-sort-name": "name", "jobs-sort-created": "created", "jobs-sort-updated": "updated"}
 SORT_LABELS = {"name": "Name", "created": "Created (UTC)", "updated": "Updated (UTC)"}
-CONTROL_TRIGGERS = {"jobs-status", "jobs-q", "jobs-created-after", "jobs-created-before", "jobs-page-size"}
 URL_TRIGGERS = {None, "jobs-url", "jobs-interval"}
 
 
@@ -77,7 +91,7 @@ def build_job_rows(rows: Iterable[Mapping[str, Any]]) -> list[html.Tr]:
                 html.Td(format_timestamp(row["updated_at"]), className="time-cell"),
             ],
             className="job-row",
-            **{"data-job-id": str(int(row["id"]))},
+            **html_attributes(data_job_id=str(int(row["id"]))),
         )
         for row in rows
     ]
@@ -109,8 +123,50 @@ def _sort_header(column: str, button_id: str, ordering: str) -> html.Th:
     )
 
 
-def _created_filter(label: str, component_id: str, value: str | None) -> dbc.Col:
-    """One end of the created range: a labelled datetime input (UTC), debounced like the search."""
+def _status_filter(component_id: str, statuses: list[str]) -> dbc.Col:
+    """The status chips: any number of statuses, none meaning all."""
+    return dbc.Col(
+        [
+            dbc.Label("Status", className="filter-label"),
+            dbc.Checklist(
+                id=component_id,
+                options=status_options(),
+                value=statuses,
+                inline=True,
+                className="status-chips",
+                input_class_name="btn-check",
+                label_class_name="btn btn-sm status-chip",
+                label_checked_class_name="active",
+            ),
+        ],
+        xl="auto",
+        lg=12,
+    )
+
+
+def _name_filter(component_id: str, q: str) -> dbc.Col:
+    """The name search, debounced so a query runs once typing pauses."""
+    search = dbc.Input(
+        id=component_id,
+        type="search",
+        value=q,
+        placeholder="Search names…",
+        debounce=350,
+        maxlength=Q_MAX_LENGTH,
+        autocomplete="off",
+    )
+    return dbc.Col(
+        [
+            dbc.Label("Name contains", html_for=component_id, className="filter-label"),
+            dbc.InputGroup([dbc.InputGroupText(html.I(className="bi bi-search")), search], size="sm"),
+        ],
+        xl=True,
+        md=4,
+    )
+
+
+def _time_filter(label: str, component_id: str, value: str) -> dbc.Col:
+    """One end of a time range: a labelled datetime input (UTC), debounced like the search."""
     return dbc.Col(
         [
             dbc.Label(label, html_for=component_id, className="filter-label"),
@@ -121,155 +177,140 @@ def _created_filter(label: str, component_id: str, value: str | None) -> dbc.Col
     )
 
 
-def layout(**query: object) -> html.Div:
-    """The page, its controls showing the URL's query (the callback then renders the table)."""
+def _page_size_select(component_id: str, page_size: str) -> dbc.Select:
+    """Rows per page: the usual choices up to the configured maximum."""
     settings = get_settings()
-    try:
-        parsed = parse_view(
-            args_from_page_query(query),
-            default_page_size=settings.default_page_size,
-            max_page_size=settings.max_page_size,
-        )
-    except ValidationError:
-        parsed = JobListQuery(JobFilter(), "-created_at", settings.default_page_size, None)
-    controls = controls_from_query(parsed)
-    filters = dbc.Card(
-        dbc.CardBody(
-            dbc.Row(
-                [
-                    dbc.Col(
-                        [
-                            dbc.Label("Status", className="filter-label"),
-                            dbc.Checklist(
-                                id="jobs-status",
-                                options=status_options(),
-                                value=controls.statuses,
-                                inline=True,
-                                className="status-chips",
-                                input_class_name="btn-check",
-                                label_class_name="btn btn-sm status-chip",
-                                label_checked_class_name="active",
-                            ),
-                        ],
-                        xl="auto",
-                        lg=12,
-                    ),
-                    dbc.Col(
-                        [
-                            dbc.Label("Name contains", html_for="jobs-q", className="filter-label"),
-                            dbc.InputGroup(
-                                [
-                                    dbc.InputGroupText(html.I(className="bi bi-search")),
-                                    dbc.Input(
-                                        id="jobs-q",
-                                        type="search",
-                                        value=controls.q,
-                                        placeholder="Search names…",
-                                        debounce=350,
-                                        maxlength=Q_MAX_LENGTH,
-                                        autocomplete="off",
-                                    ),
-                                ],
-                                size="sm",
-                            ),
-                        ],
-                        xl=True,
-                        md=4,
-                    ),
-                    _created_filter("Created from (UTC)", "jobs-created-after", controls.created_after),
-                    _created_filter("Created before (UTC)", "jobs-created-before", controls.created_before),
-                ],
-                className="g-3 align-items-end",
-            ),
-        ),
+    return dbc.Select(
+        id=component_id,
+        options=page_size_options(default=settings.default_page_size, maximum=settings.max_page_size),
+        value=page_size,
+        size="sm",
+        className="page-size-select",
+    )
+
+
+def _time_control(param: str, component_id: str, label: str) -> Control:
+    """The control of a filter that is one end of a time range (a JobFilter field named ``param``)."""
+    return Control(
+        param,
+        component_id,
+        show=lambda query: utc_input(getattr(query.filters, param)),
+        read=read_utc_time(param),
+        build=functools.partial(_time_filter, label),
+    )
+
+
+# Every control of the page, in layout order. The layout, the callback's inputs and outputs, what the
+# controls show for a URL and the URL they make are all generated from this table.
+CONTROLS = (
+    Control(
+        "status",
+        "jobs-status",
+        show=lambda q: list(q.filters.statuses),
+        read=read_statuses,
+        build=_status_filter,
+    ),
+    Control("q", "jobs-q", show=lambda q: q.filters.q or "", read=read_text("q"), build=_name_filter),
+    _time_control("created_after", "jobs-created-after", "Created from (UTC)"),
+    _time_control("created_before", "jobs-created-before", "Created before (UTC)"),
+    Control(
+        "page_size",
+        "jobs-page-size",
+        show=lambda q: str(q.page_size),
+        read=read_text("page_size", strip=True),
+        build=_page_size_select,
+        place="footer",
+    ),
+)
+CONTROL_TRIGGERS = {control.component_id for control in CONTROLS}
+
+
+def _built(place: str, shown: Mapping[str, object]) -> list[Any]:
+    """The controls of one place of the page, showing ``shown``."""
+    return [c.build(c.component_id, shown[c.param]) for c in CONTROLS if c.place == place]
+
+
+def _filters(shown: Mapping[str, object]) -> dbc.Card:
+    """The filter controls, showing ``shown``."""
+    return dbc.Card(
+        dbc.CardBody(dbc.Row(_built("filters", shown), className="g-3 align-items-end")),
         className="shadow-sm mb-3 filters-card",
     )
-    table = dcc.Loading(
-        html.Div(
-            html.Table(
-                [
-                    html.Thead(
-                        html.Tr(
-                            [
-                                html.Th("ID", scope="col", className="id-col"),
-                                _sort_header("name", "jobs-sort-name", parsed.ordering),
-                                html.Th("Status", scope="col", className="status-col"),
-                                _sort_header("created", "jobs-sort-created", parsed.ordering),
-                                _sort_header("updated", "jobs-sort-updated", parsed.ordering),
-                            ]
-                        )
-                    ),
-                    html.Tbody(id="jobs-rows"),
-                ],
-                className="table table-hover align-middle mb-0 jobs-table",
-            ),
-            className="table-responsive",
+
+
+def _jump_to_date() -> html.Div:
+    """A date and a button that start the created-ordered list at that day."""
+    return html.Div(
+        dbc.InputGroup(
+            [
+                dbc.InputGroupText("Jump to", className="small"),
+                dbc.Input(id="jobs-jump-date", type="date", size="sm"),
+                dbc.Button("Go", id="jobs-jump", color="secondary", outline=True, size="sm"),
+            ],
+            size="sm",
+            className="jump-group",
         ),
-        target_components={"jobs-rows": "children"},
-        delay_show=250,
-        overlay_style={"visibility": "visible", "opacity": 0.45},
-        custom_spinner=dbc.Spinner(color="primary"),
+        title="Show the jobs created on or before this date (UTC), in created order",
     )
-    footer = html.Div(
-        [
-            html.Div(
-                [
-                    dbc.Select(
-                        id="jobs-page-size",
-                        options=page_size_options(
-                            default=settings.default_page_size, maximum=settings.max_page_size
-                        ),
-                        value=controls.page_size,
-                        size="sm",
-                        className="page-size-select",
-                    ),
-                    html.Div(
-                        dbc.InputGroup(
-                            [
-                                dbc.InputGroupText("Jump to", className="small"),
-                                dbc.Input(id="jobs-jump-date", type="date", size="sm"),
-                                dbc.Button("Go", id="jobs-jump", color="secondary", outline=True, size="sm"),
-                            ],
-                            size="sm",
-                            className="jump-group",
-                        ),
-                        title="Show the jobs created on or before this date (UTC), in created order",
-                    ),
-                ],
-                className="d-flex flex-wrap gap-2 align-items-center",
-            ),
-            pager(
-                first=("jobs-first", "First"), back=("jobs-prev", "Previous"), forward=("jobs-next", "Next")
-            ),
-        ],
-        className="d-flex flex-wrap justify-content-between align-items-center gap-2",
+
+
+def _table_footer(shown: Mapping[str, object]) -> html.Div:
+    """Page size and jump to a date on the left, the pager on the right."""
+    paging = pager(
+        first=("jobs-first", "First"), back=("jobs-prev", "Previous"), forward=("jobs-next", "Next")
     )
-    header = html.Div(
-        [
-            html.Div(
-                [
-                    html.H1("Jobs", className="page-title"),
-                    html.Div(
-                        id="jobs-count", className="text-body-secondary small", **{"aria-live": "polite"}
-                    ),
-                ]
-            ),
-            dbc.Switch(id="jobs-auto-refresh", label="Auto-refresh", value=False, className="mb-0 small"),
-        ],
-        className="d-flex flex-wrap justify-content-between align-items-end gap-3 mb-3",
+    left = html.Div(
+        [*_built("footer", shown), _jump_to_date()], className="d-flex flex-wrap gap-2 align-items-center"
     )
+    return html.Div(
+        [left, paging], className="d-flex flex-wrap justify-content-between align-items-center gap-2"
+    )
+
+
+def _jobs_table(ordering: str, footer: html.Div) -> dbc.Card:
+    """The job table, its headers sorting by their column; the callback fills its rows."""
+    columns = [
+        html.Th("ID", scope="col", className="id-col"),
+        _sort_header("name", "jobs-sort-name", ordering),
+        html.Th("Status", scope="col", className="status-col"),
+        _sort_header("created", "jobs-sort-created", ordering),
+        _sort_header("updated", "jobs-sort-updated", ordering),
+    ]
+    return paged_table(
+        columns=columns,
+        rows_id="jobs-rows",
+        table_class="table table-hover align-middle mb-0 jobs-table",
+        footer=footer,
+    )
+
+
+def _shown_query(query: Mapping[str, object]) -> JobListQuery:
+    """The URL's query for the controls; a URL that does not parse shows the defaults (the callback then
+    says what is wrong with it)."""
+    settings = get_settings()
+    sizes = {"default_page_size": settings.default_page_size, "max_page_size": settings.max_page_size}
+    try:
+        return parse_view(args_from_page_query(query), **sizes)
+    except ValidationError:
+        return parse_view({}, **sizes)
+
+
+def layout(**query: object) -> html.Div:
+    """The page, its controls showing the URL's query (the callback then renders the table)."""
+    parsed = _shown_query(query)
+    shown = controls_from_query(parsed, CONTROLS)
+    count_note = html_attributes(aria_live="polite")
+    count = html.Div(id="jobs-count", className="text-body-secondary small", **count_note)
+    refresh = dbc.Switch(id="jobs-auto-refresh", label="Auto-refresh", value=False, className="mb-0 small")
     return html.Div(
         [
             dcc.Location(id="jobs-url", refresh=False),
             dcc.Store(id="jobs-pager"),
             dcc.Interval(id="jobs-interval", interval=AUTO_REFRESH_MS, disabled=True),
-            header,
-            filters,
+            page_header("Jobs", count, refresh),
+            _filters(shown),
             html.Div(id="jobs-filter-error", className="mb-3"),
-            dbc.Card(
-                [dbc.CardBody(table, className="p-0"), dbc.CardFooter(footer)],
-                className="shadow-sm",
-            ),
+            _jobs_table(parsed.ordering, _table_footer(shown)),
         ],
         id="jobs-page",
     )
@@ -288,11 +329,11 @@ def requested_query(
     """The query the user asked for with ``trigger``, starting from the one the URL shows."""
     if trigger in CONTROL_TRIGGERS:
         # A new filter or page size starts again from page one, keeping the sort.
-        args = args_from_controls(**controls, ordering=current.ordering)
+        args = args_from_controls(controls, CONTROLS, ordering=current.ordering)
         return parse_view(args, default_page_size=default_page_size, max_page_size=max_page_size)
     if trigger in SORT_BUTTONS:
         ordering = toggle_ordering(current.ordering, SORT_BUTTONS[trigger])
-        return JobListQuery(current.filters, ordering, current.page_size, None)
+        return dataclasses.replace(current, ordering=ordering, cursor=None)
     if trigger == "jobs-jump":
         return jump_to_date(current, jump_date)
     if trigger == "jobs-first":
@@ -325,7 +366,7 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
     }
     try:
         with get_database().read() as conn:
-            page = list_jobs(
+            page, count = list_and_count_jobs(
                 conn,
                 filters=query.filters,
                 ordering=query.ordering,
@@ -333,7 +374,6 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
                 max_page_size=max_page_size,
                 cursor=query.cursor,
             )
-            count = count_jobs(conn, filters=query.filters, page=page)
             searched = _searched_note(conn, query, page)
     except ValidationError as exc:
         state = error_state(
@@ -344,12 +384,11 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
         )
         return {**out, "rows": build_state_row(state), "count": "", "pager": None}
     except SQLAlchemyError:
-        log.exception("job list query failed")
-        state = error_state(
-            "The database did not answer",
+        state = database_error_state(
+            log,
+            "job list",
             detail="The list could not be loaded. Try again, or narrow the filters.",
             reset_href="/jobs" + reset_search,
-            reset_label="Try again",
         )
         return {**out, "rows": build_state_row(state), "count": "", "pager": None}
     if page.results:
@@ -385,11 +424,7 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
 
 OUTPUTS = {
     "search": Output("jobs-url", "search"),
-    "statuses": Output("jobs-status", "value"),
-    "q": Output("jobs-q", "value"),
-    "created_after": Output("jobs-created-after", "value"),
-    "created_before": Output("jobs-created-before", "value"),
-    "page_size": Output("jobs-page-size", "value"),
+    "controls": {control.param: Output(control.component_id, "value") for control in CONTROLS},
     "rows": Output("jobs-rows", "children"),
     "count": Output("jobs-count", "children"),
     "pager": Output("jobs-pager", "data"),
@@ -401,6 +436,12 @@ OUTPUTS = {
     "sort_updated": Output("jobs-sort-updated", "children"),
     "filter_error": Output("jobs-filter-error", "children"),
 }
+
+
+def _changed_controls(before: JobListQuery, after: JobListQuery) -> dict[str, Any]:
+    """The values the controls show for ``after`` where they differ from ``before``'s, else no_update."""
+    old, new = controls_from_query(before, CONTROLS), controls_from_query(after, CONTROLS)
+    return {param: value if value != old[param] else no_update for param, value in new.items()}
 
 
 def update_view(
@@ -415,6 +456,7 @@ def update_view(
     settings = get_settings()
     sizes = {"default_page_size": settings.default_page_size, "max_page_size": settings.max_page_size}
     out: dict[str, Any] = dict.fromkeys(OUTPUTS, no_update)
+    out["controls"] = {control.param: no_update for control in CONTROLS}
     out["filter_error"] = None
     try:
         current = parse_view(args_from_search(search), **sizes)
@@ -436,14 +478,7 @@ def update_view(
         if trigger != "jobs-interval":
             # The URL changed (first load, back/forward, a link): show it in the controls. A refresh
             # tick leaves them alone, so text being typed is never overwritten.
-            shown = controls_from_query(wanted)
-            out.update(
-                statuses=shown.statuses,
-                q=shown.q,
-                created_after=shown.created_after,
-                created_before=shown.created_before,
-                page_size=shown.page_size,
-            )
+            out["controls"] = controls_from_query(wanted, CONTROLS)
     else:
         try:
             wanted = requested_query(
@@ -453,9 +488,10 @@ def update_view(
             out["filter_error"] = error_state("Some filters are not valid", errors=exc.errors)
             return out
         out["search"] = search_from_query(wanted, default_page_size=settings.default_page_size)
-        if trigger == "jobs-jump":
-            shown = controls_from_query(wanted)
-            out.update(created_after=shown.created_after, created_before=shown.created_before)
+        if trigger not in CONTROL_TRIGGERS:
+            # A button changed the query (a jump moves the created range): show what it changed. The
+            # control being edited is never written to, so what is typed there is never overwritten.
+            out["controls"] = _changed_controls(current, wanted)
     first_page = with_cursor(wanted, None)
     out.update(
         render_table(
@@ -469,15 +505,11 @@ def update_view(
     return out
 
 
-@callback(
+@callbacks.callback(
     output=OUTPUTS,
     inputs={
         "search": Input("jobs-url", "search"),
-        "statuses": Input("jobs-status", "value"),
-        "q": Input("jobs-q", "value"),
-        "created_after": Input("jobs-created-after", "value"),
-        "created_before": Input("jobs-created-before", "value"),
-        "page_size": Input("jobs-page-size", "value"),
+        "controls": {control.param: Input(control.component_id, "value") for control in CONTROLS},
         "clicks": [Input(button, "n_clicks") for button in SORT_BUTTONS]
         + [Input(button, "n_clicks") for button in ("jobs-first", "jobs-prev", "jobs-next", "jobs-jump")],
         "refresh": Input("jobs-interval", "n_intervals"),
@@ -490,11 +522,7 @@ def update_view(
 )
 def on_view_change(
     search: object,
-    statuses: object,
-    q: object,
-    created_after: object,
-    created_before: object,
-    page_size: object,
+    controls: dict[str, object],
     clicks: object,
     refresh: object,
     pathname: object,
@@ -507,13 +535,6 @@ def on_view_change(
     if not isinstance(pathname, str) or pathname.rstrip("/") != "/jobs":
         raise PreventUpdate  # leaving for another page: nothing to render here
     trigger = ctx.triggered_id
-    controls = {
-        "statuses": statuses,
-        "q": q,
-        "created_after": created_after,
-        "created_before": created_before,
-        "page_size": page_size,
-    }
     return update_view(
         trigger if isinstance(trigger, str) else None,
         search=search,
@@ -523,7 +544,18 @@ def on_view_change(
     )
 
 
-@callback(Output("jobs-interval", "disabled"), Input("jobs-auto-refresh", "value"))
+@callbacks.callback(Output("jobs-interval", "disabled"), Input("jobs-auto-refresh", "value"))
 def toggle_auto_refresh(enabled: object) -> bool:
     """Auto-refresh is off unless switched on."""
     return enabled is not True
+
+
+dash.register_page(
+    __name__,
+    path="/jobs",
+    title="Jobs · JobDash",
+    name="Jobs",
+    order=1,
+    layout=layout,
+    nav_icon="bi-list-task",
+)

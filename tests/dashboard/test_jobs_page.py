@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import json
 from types import ModuleType
 from typing import Any
 
@@ -11,23 +9,12 @@ import pytest
 from dash import no_update
 
 from tests.conftest import T0
+from tests.dashboard.conftest import text
 from tests.dashboard.dash_requests import post_callback
 
-CONTROLS = {"statuses": [], "q": "", "created_after": "", "created_before": "", "page_size": "50"}
+PAGE = "dashboard.pages.jobs"
 
-
-@pytest.fixture
-def page(app: Any) -> ModuleType:
-    """The jobs page module as the app loaded it."""
-    return importlib.import_module("dashboard.pages.jobs")
-
-
-def text(value: object) -> str:
-    return json.dumps(
-        value,
-        ensure_ascii=False,
-        default=lambda c: c.to_plotly_json() if hasattr(c, "to_plotly_json") else str(c),
-    )
+CONTROLS = {"status": [], "q": "", "created_after": "", "created_before": "", "page_size": "50"}
 
 
 def job_ids(rows: list[Any]) -> list[int]:
@@ -67,7 +54,7 @@ def test_url_view_renders_one_page_and_shows_the_filters(
         job_factory(name=f"etl-{index}", status="FAILED" if index % 2 else "COMPLETED")
     with app.server.test_request_context():
         out = page.update_view("jobs-url", search="?status=FAILED&page_size=1", controls=CONTROLS)
-    assert out["statuses"] == ["FAILED"] and out["page_size"] == "1"
+    assert out["controls"]["status"] == ["FAILED"] and out["controls"]["page_size"] == "1"
     assert out["search"] is no_update  # the URL is what we just read
     assert len(job_ids(out["rows"])) == 1
     assert out["count"] == "2 jobs"
@@ -79,11 +66,11 @@ def test_a_control_change_writes_the_url_and_starts_at_page_one(
 ) -> None:
     job_factory(name="alpha", status="RUNNING")
     job_factory(name="beta", status="FAILED")
-    controls = {**CONTROLS, "statuses": ["RUNNING"], "q": "alp"}
+    controls = {**CONTROLS, "status": ["RUNNING"], "q": "alp"}
     with app.server.test_request_context():
         out = page.update_view("jobs-status", search="?ordering=name&cursor=stale", controls=controls)
     assert out["search"] == "?status=RUNNING&q=alp&ordering=name"
-    assert out["statuses"] is no_update  # never overwrite what the user is editing
+    assert set(out["controls"].values()) == {no_update}  # never overwrite what the user is editing
     assert "alpha" in text(out["rows"]) and "beta" not in text(out["rows"])
 
 
@@ -171,7 +158,7 @@ def test_bad_urls_get_a_message_in_the_page(app: Any, page: ModuleType, search: 
     ("trigger", "controls", "pager", "jump"),
     [
         ("jobs-q", {**CONTROLS, "q": "x" * 101}, None, None),
-        ("jobs-status", {**CONTROLS, "statuses": ["NOPE"]}, None, None),
+        ("jobs-status", {**CONTROLS, "status": ["NOPE"]}, None, None),
         ("jobs-page-size", {**CONTROLS, "page_size": "-1"}, None, None),
         ("jobs-created-after", {**CONTROLS, "created_after": "2026-99-99T00:00"}, None, None),
         ("jobs-next", CONTROLS, {"next": 12345}, None),
@@ -247,7 +234,7 @@ def test_a_refresh_tick_rereads_the_page_but_leaves_the_controls(
         out = page.update_view(
             "jobs-interval", search="?status=FAILED", controls={**CONTROLS, "q": "being typ"}
         )
-    assert out["q"] is no_update and out["statuses"] is no_update and out["search"] is no_update
+    assert set(out["controls"].values()) == {no_update} and out["search"] is no_update
     assert out["count"] == "1 job"
 
 
@@ -257,4 +244,15 @@ def test_jumping_to_a_date_filters_the_created_range_and_shows_it(app: Any, page
             "jobs-jump", search="?ordering=name", controls=CONTROLS, jump_date="2026-01-05"
         )
     assert out["search"] == "?created_before=2026-01-06T00:00:00+00:00".replace("+", "%2B")
-    assert out["created_before"] == "2026-01-06T00:00:00" and out["created_after"] == ""
+    # Only what the jump changed is shown: the end of the range (the sort is a header, not a control).
+    assert out["controls"] == {**dict.fromkeys(CONTROLS, no_update), "created_before": "2026-01-06T00:00:00"}
+    with app.server.test_request_context():
+        later_start = page.update_view(
+            "jobs-jump",
+            search="?status=FAILED&created_after=2026-02-01T00:00:00%2B00:00",
+            controls=CONTROLS,
+            jump_date="2026-01-05",
+        )
+    # A start after the new end cannot stay: it is cleared in the URL and in its control; the status stays.
+    assert later_start["search"] == "?status=FAILED&created_before=2026-01-06T00:00:00%2B00:00"
+    assert later_start["controls"]["created_after"] == "" and later_start["controls"]["status"] is no_update
