@@ -9,6 +9,7 @@ from werkzeug.routing import IntegerConverter
 from dashboard.api import register_api
 from dashboard.cache import init_cache
 from dashboard.database import init_db
+from dashboard.delivery import init_delivery
 from dashboard.health import bp as health_bp
 from dashboard.jsonprovider import OrjsonProvider
 from dashboard.logs import init_logging
@@ -31,7 +32,8 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server.register_blueprint(health_bp)
     register_api(server, settings)
     app = init_dash(server, settings)
-    init_security_headers(app)
+    init_security_headers(app, settings)
+    init_delivery(app, settings)
     return app
 
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from collections.abc import Sequence
 
 import dash
 from flask import Response, request
 
 from dashboard.api.errors import is_api_path
+from dashboard.delivery import static_origins
+from dashboard.settings import Settings
 
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 FIXED_HEADERS = {
@@ -33,15 +36,19 @@ def script_hashes(html: str) -> list[str]:
     ]
 
 
-def content_security_policy(script_sources: list[str]) -> str:
-    """The policy for our pages (the API answers JSON and gets the same, harmless there)."""
+def content_security_policy(script_sources: list[str], static_origins: Sequence[str] = ()) -> str:
+    """The policy for our pages (the API answers JSON and gets the same, harmless there).
+
+    ``static_origins`` are the other origins scripts, styles and fonts come from (``JOBDASH_STATIC_URL``).
+    """
+    static = "".join(f" {origin}" for origin in static_origins)
     return "; ".join(
         [
             "default-src 'self'",
-            "script-src 'self' " + " ".join(sorted(set(script_sources))),
-            "style-src 'self' 'unsafe-inline'",
-            "img-src 'self' data:",
-            "font-src 'self' data:",
+            "script-src 'self'" + static + " " + " ".join(sorted(set(script_sources))),
+            "style-src 'self' 'unsafe-inline'" + static,
+            "img-src 'self' data:" + static,
+            "font-src 'self' data:" + static,
             "connect-src 'self'",
             "object-src 'none'",
             "base-uri 'self'",
@@ -51,13 +58,15 @@ def content_security_policy(script_sources: list[str]) -> str:
     )
 
 
-def init_security_headers(app: dash.Dash) -> None:
+def init_security_headers(app: dash.Dash, settings: Settings) -> None:
     """Add the security headers to every response; API answers are never stored by caches."""
     policy: list[str] = []  # built on the first response, once Dash has its inline scripts
+    origins = static_origins(settings)
 
     def add_headers(response: Response) -> Response:
         if not policy:
-            policy.append(content_security_policy([*app.csp_hashes(), *script_hashes(app.index_string)]))
+            scripts = [*app.csp_hashes(), *script_hashes(app.index_string)]
+            policy.append(content_security_policy(scripts, origins))
         response.headers.setdefault("Content-Security-Policy", policy[0])
         for name, value in FIXED_HEADERS.items():
             response.headers.setdefault(name, value)

@@ -19,6 +19,7 @@ from dash.exceptions import DependencyException
 from flask import Flask, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from dashboard.delivery import dash_options
 from dashboard.problems import problem
 from dashboard.settings import Settings
 
@@ -253,6 +254,7 @@ def init_dash(server: Flask, settings: Settings) -> dash.Dash:
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
         # Dash's social-card tags copy the request's Host into the page (twitter:url): none wanted.
         include_pages_meta=False,
+        **dash_options(settings),
     )
     app.index_string = _INDEX
     app.layout = shell_layout

@@ -20,7 +20,12 @@ def find_callback(client: Any, output_id: str) -> dict[str, Any]:
 
 
 def post_callback(
-    client: Any, output_id: str, values: dict[str, Any], *, triggered: list[str] | None = None
+    client: Any,
+    output_id: str,
+    values: dict[str, Any],
+    *,
+    triggered: list[str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Any:
     """Call the callback that outputs ``output_id`` with ``values`` by "id.prop" (others None)."""
     dependency = find_callback(client, output_id)
@@ -35,4 +40,4 @@ def post_callback(
         "state": [{**item, "value": values.get(_prop_id(item))} for item in dependency["state"]],
         "changedPropIds": triggered if triggered is not None else [],
     }
-    return client.post("/_dash-update-component", json=payload)
+    return client.post("/_dash-update-component", json=payload, headers=headers or {})
