@@ -59,7 +59,7 @@ import sections
 from client import KeepAliveClient, Measurement, expect_ok, percentile, run_threads
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
-from servers import HOST, ROOT, PortPool, Server, app_server, base_env
+from servers import HOST, ROOT, PortPool, Server, app_server, base_env, floor_server
 
 DOCS = ROOT / "docs"
 RESULTS = DOCS / "dashboard_speed.json"
@@ -157,25 +157,6 @@ def checkout(rev: str) -> Iterator[Path]:
         )
 
 
-def bare_dash_server(name: str, port: int, env: dict[str, str], log_dir: Path) -> Server:
-    """``benchmarks/bare_dash_app.py`` under gunicorn with the app's config and 1 worker."""
-    command = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--config",
-        "python:dashboard.gunicorn_conf",
-        "--pythonpath",
-        str(ROOT / "benchmarks"),
-        "--bind",
-        f"{HOST}:{port}",
-        "--workers",
-        "1",
-        "bare_dash_app:server",
-    ]
-    return Server(name, command, env, port, log_dir / f"{name}.log", ready_path="/floor/dash/readyz")
-
-
 @contextlib.contextmanager
 def started(kind: str, url: str, pool: PortPool, log_dir: Path, baseline: Path | None) -> Iterator[Server]:
     """The server of ``kind`` (before, after, floor) on the database at ``url``, stopped afterwards."""
@@ -183,7 +164,14 @@ def started(kind: str, url: str, pool: PortPool, log_dir: Path, baseline: Path |
     try:
         env = base_env(url)
         if kind == "floor":
-            server = bare_dash_server(f"dash-floor-{port}", port, env, log_dir)
+            server = floor_server(
+                f"dash-floor-{port}",
+                port,
+                env,
+                log_dir,
+                target="bare_dash_app:server",
+                ready_path="/floor/dash/readyz",
+            )
         else:
             server = app_server(f"dash-{kind}-{port}", port, env, log_dir, workers=1)
             if kind == "before":
@@ -403,65 +391,28 @@ def first_load_bytes(url: str, ready: str) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------------------ HTTP
 
 
-def replay(port: int, request: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
-    """One recorded callback request: one client, then 16."""
-    body = request["body"].encode()
-    headers = {"Content-Type": "application/json", **ENCODINGS}
-    client = KeepAliveClient(HOST, port, headers=ENCODINGS)
+def replay(port: int, method: str, path: str, body: bytes | None, args: argparse.Namespace) -> dict[str, Any]:
+    """One request (a recorded callback, or an API page) timed with one client, then with 16."""
+    headers = {"Content-Type": "application/json", **ENCODINGS} if body else ENCODINGS
+    client = KeepAliveClient(HOST, port)
     measurement = Measurement()
     sizes = []
-
-    def send(c: KeepAliveClient) -> Any:
-        return expect_ok(c.request("POST", request["path"], body, headers), request["path"])
-
-    for _ in range(args.warmup):
-        send(client)
-    for _ in range(args.requests):
-        response = send(client)
-        measurement.add_response(response)
-        sizes.append(len(response.body))
-    client.close()
-    plain = KeepAliveClient(HOST, port).request(
-        "POST", request["path"], body, {"Content-Type": "application/json"}
+    for number in range(args.warmup + args.requests):
+        response = expect_ok(client.request(method, path, body, headers), path)
+        if number >= args.warmup:
+            measurement.add_response(response)
+            sizes.append(len(response.body))
+    plain = expect_ok(
+        client.request(method, path, body, {k: v for k, v in headers.items() if k != "Accept-Encoding"}), path
     )
-    outputs = json.loads(request["body"]).get("output", "")
-    load = run_threads(
-        HOST,
-        port,
-        [request["path"]],
-        connections=16,
-        seconds=args.load_seconds,
-        make_request=lambda c, _i: c.request("POST", request["path"], body, headers),
-    )
-    return {
-        "output": outputs,
-        **measurement.result(),
-        "bytes": int(statistics.median(sizes)),
-        "bytes_uncompressed": len(plain.body),
-        "load16": {k: load[k] for k in ("requests_per_s", "p50", "p99", "errors", "tool")},
-    }
-
-
-def replay_get(port: int, path: str, args: argparse.Namespace) -> dict[str, Any]:
-    """An API page: one client, then 16."""
-    client = KeepAliveClient(HOST, port, headers=ENCODINGS)
-    measurement = Measurement()
-    sizes = []
-    for _ in range(args.warmup):
-        expect_ok(client.get(path), path)
-    for _ in range(args.requests):
-        response = expect_ok(client.get(path), path)
-        measurement.add_response(response)
-        sizes.append(len(response.body))
     client.close()
-    plain = KeepAliveClient(HOST, port).get(path)
     load = run_threads(
         HOST,
         port,
         [path],
         connections=16,
         seconds=args.load_seconds,
-        make_request=lambda c, _i: c.request("GET", path, None, ENCODINGS),
+        make_request=lambda c, _i: c.request(method, path, body, headers),
     )
     return {
         **measurement.result(),
@@ -469,6 +420,12 @@ def replay_get(port: int, path: str, args: argparse.Namespace) -> dict[str, Any]
         "bytes_uncompressed": len(plain.body),
         "load16": {k: load[k] for k in ("requests_per_s", "p50", "p99", "errors", "tool")},
     }
+
+
+def replay_callback(port: int, request: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """A recorded callback request, named by its outputs."""
+    output = json.loads(request["body"]).get("output", "")
+    return {"output": output, **replay(port, "POST", request["path"], request["body"].encode(), args)}
 
 
 # ------------------------------------------------------------------------------------------ Lighthouse
@@ -564,17 +521,18 @@ def measure(
             if kind != "floor":
                 log(f"  {kind}: API pages ...")
                 _, next_link = api_ids(api, f"/api/jobs/?page_size={PAGE_SIZE}")
+                api_pages = {
+                    "first page": f"/api/jobs/?page_size={PAGE_SIZE}",
+                    "next page": next_link or "",
+                    "failed": f"/api/jobs/?status=FAILED&page_size={PAGE_SIZE}",
+                }
                 out["api"] = {
-                    "first page": replay_get(server.port, f"/api/jobs/?page_size={PAGE_SIZE}", args),
-                    "next page": replay_get(server.port, next_link or "", args),
-                    "failed": replay_get(
-                        server.port, f"/api/jobs/?status=FAILED&page_size={PAGE_SIZE}", args
-                    ),
+                    name: replay(server.port, "GET", path, None, args) for name, path in pages.items()
                 }
             api.close()
         log(f"  {kind}: callbacks ...")
         out["callbacks"] = {
-            action: [replay(server.port, request, args) for request in requests]
+            action: [replay_callback(server.port, request, args) for request in requests]
             for action, requests in browsed["callbacks"].items()
         }
         log(f"  {kind}: bytes on the wire ...")
