@@ -527,7 +527,7 @@ def measure(
                     "failed": f"/api/jobs/?status=FAILED&page_size={PAGE_SIZE}",
                 }
                 out["api"] = {
-                    name: replay(server.port, "GET", path, None, args) for name, path in pages.items()
+                    name: replay(server.port, "GET", path, None, args) for name, path in api_pages.items()
                 }
             api.close()
         log(f"  {kind}: callbacks ...")
