@@ -1,7 +1,10 @@
 """The database side of the benchmark: sizes, seeding with reuse, the raw-SQL floor, the invariant check.
 
 - ``ensure_database`` creates ``jobdash_bench_<size>`` with the real CLI (``jobdash db upgrade`` then
-  ``jobdash seed``) unless it already holds exactly that many jobs at the current Alembic revision.
+  ``jobdash seed``) unless it already holds exactly that many jobs. One at an older Alembic revision is
+  brought to the newest with ``jobdash db upgrade``, as an operator would, instead of being seeded again;
+  the upgrade (a migration's backfill at that size) is timed and remembered in
+  ``benchmarks/results/upgrades.json``, so later runs still report it.
 - ``capture_statements`` runs the app's own ``db.queries`` functions on a SQLAlchemy connection and records
   every statement and parameter set they send (``before_cursor_execute``); ``SqlReplayer`` replays them on
   a plain psycopg connection in one transaction per page, exactly what the app sends, minus the app.
@@ -9,6 +12,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 import re
 import subprocess
@@ -16,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -29,6 +35,7 @@ from db.engine import Database
 ADMIN_URL = os.environ.get("JOBDASH_BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 EVENTS_PER_JOB = 5
 SEED_TIMEOUT_S = 3600
+UPGRADES = Path(__file__).resolve().parent / "results" / "upgrades.json"
 _SIZE = re.compile(r"^(\d+)([km]?)$")
 
 
@@ -101,10 +108,22 @@ def ensure_database(size_label: str, jobs: int, *, fresh: bool, log: Callable[[s
     name = make_url(url).database
     head = head_revision()
     state = None if fresh else describe(url)
+    upgrades = json.loads(UPGRADES.read_text()) if UPGRADES.exists() else {}
+    if state is not None and state["jobs"] == jobs and state["revision"] not in (None, head):
+        upgrades.setdefault(name, []).append(_upgrade(url, state["revision"], head, log))
+        UPGRADES.parent.mkdir(parents=True, exist_ok=True)
+        UPGRADES.write_text(json.dumps(upgrades, indent=1))
+        state["revision"] = head
     if state is not None and state["jobs"] == jobs and state["revision"] == head:
         log(f"  reusing {name}: {jobs:,} jobs at revision {head}")
         vacuum(url)
-        return {"database": name, "reused": True, "seed_seconds": None, "revision": head}
+        return {
+            "database": name,
+            "reused": True,
+            "seed_seconds": None,
+            "revision": head,
+            "upgrades": upgrades.get(name, []),
+        }
     reason = (
         "--fresh" if fresh else ("missing" if state is None else f"holds {state} (want {jobs} at {head})")
     )
@@ -118,14 +137,38 @@ def ensure_database(size_label: str, jobs: int, *, fresh: bool, log: Callable[[s
     seconds = time.perf_counter() - started
     vacuum(url)
     log(f"  seeded {name} in {seconds:.1f} s")
-    return {"database": name, "reused": False, "seed_seconds": round(seconds, 1), "revision": head}
+    return {
+        "database": name,
+        "reused": False,
+        "seed_seconds": round(seconds, 1),
+        "revision": head,
+        "upgrades": [],
+    }
+
+
+def _upgrade(url: str, revision: str, head: str | None, log: Callable[[str], None]) -> dict[str, Any]:
+    """``jobdash db upgrade`` of the database at ``url`` from ``revision``: what it took, and when."""
+    log(f"  upgrading {make_url(url).database} from {revision} to {head} (backfill) ...")
+    started = time.perf_counter()
+    _cli(url, "db", "upgrade", timeout=SEED_TIMEOUT_S)
+    seconds = round(time.perf_counter() - started, 1)
+    log(f"  upgraded in {seconds} s")
+    return {
+        "from": revision,
+        "to": head,
+        "seconds": seconds,
+        "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
 
 
 def vacuum(url: str) -> None:
-    """VACUUM (ANALYZE) both tables, as autovacuum eventually would: fresh statistics, visibility map set."""
+    """VACUUM (ANALYZE) both big tables, as autovacuum eventually would, then ANALYZE every other table
+    (the count tables a migration has just filled have no statistics yet)."""
     with psycopg.connect(libpq_url(url), autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE) job")
         conn.execute("VACUUM (ANALYZE) job_status")
+        conn.execute("ANALYZE")
 
 
 def server_facts(url: str) -> dict[str, Any]:

@@ -95,45 +95,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 # ------------------------------------------------------------------------------------------ database
 
 
-UPGRADES = ROOT / "benchmarks" / "results" / "upgrades.json"
-
-
 def ensure(size: str, log: Any) -> dict[str, Any]:
-    """The benchmark database of ``size`` at the newest revision: upgraded in place when it is older.
-
-    An in-place upgrade (``jobdash db upgrade``, whose backfill of the count tables is what it costs) is
-    timed and remembered in ``benchmarks/results/upgrades.json``, so later runs still report it.
-    """
-    url = benchdb.database_url(size)
-    name = make_url(url).database
-    jobs = benchdb.parse_size(size)
-    state = benchdb.describe(url)
-    head = benchdb.head_revision()
-    upgrades = json.loads(UPGRADES.read_text()) if UPGRADES.exists() else {}
-    if state is not None and state.get("jobs") == jobs and state.get("revision") not in (None, head):
-        log(f"  upgrading {name} from {state['revision']} to {head} (backfill) ...")
-        started = time.perf_counter()
-        env = {**os.environ, "JOBDASH_DATABASE_URL": url}
-        command = [sys.executable, "-m", "dashboard.cli", "db", "upgrade"]
-        subprocess.run(command, env=env, check=True, timeout=7200)
-        seconds = round(time.perf_counter() - started, 1)
-        with psycopg.connect(benchdb.libpq_url(url), autocommit=True) as conn:
-            conn.execute("ANALYZE job_count_hour, job_count_day, job_count_total")
-        log(f"  upgraded in {seconds} s")
-        upgrades.setdefault(name, []).append(
-            {
-                "from": state["revision"],
-                "to": head,
-                "seconds": seconds,
-                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-                "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-            }
-        )
-        UPGRADES.parent.mkdir(parents=True, exist_ok=True)
-        UPGRADES.write_text(json.dumps(upgrades, indent=1))
-        return {"database": name, "upgrades": upgrades[name]}
-    done = benchdb.ensure_database(size, jobs, fresh=False, log=log)
-    return {**done, "upgrades": [] if not done.get("reused") else upgrades.get(name, [])}
+    """The benchmark database of ``size`` at the newest revision, upgraded in place when it is older."""
+    return benchdb.ensure_database(size, benchdb.parse_size(size), fresh=False, log=log)
 
 
 def naive_sql(

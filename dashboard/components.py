@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
+from dash.development.base_component import Component
 
 from db.errors import FieldError
 from db.models import STATUSES
@@ -34,6 +36,12 @@ STATUS_ICONS: dict[str, str] = {
 TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 
 
+def html_attributes(**values: str) -> dict[str, Any]:
+    """``data-*`` and ``aria-*`` attributes as keyword arguments of a component: ``data_job_id="7"``
+    becomes ``{"data-job-id": "7"}`` (Python names cannot hold the dash)."""
+    return {name.replace("_", "-"): value for name, value in values.items()}
+
+
 def status_label(status: str) -> str:
     """``FAILED`` -> ``Failed``."""
     return status.capitalize()
@@ -46,7 +54,7 @@ def status_badge(status: str) -> html.Span:
         [html.I(className=f"bi {STATUS_ICONS.get(status, 'bi-circle')} me-1"), status_label(status)],
         className="status-badge",
         style={"--status-color": color},
-        **{"data-status": status},
+        **html_attributes(data_status=status),
     )
 
 
@@ -113,7 +121,7 @@ def error_state(
     reset_label: str = "Reset",
 ) -> html.Div:
     """A designed error message: what went wrong, which inputs, and a way out."""
-    body: list[object] = [html.H6([html.I(className="bi bi-exclamation-triangle me-2"), title])]
+    body: list[Component] = [html.H6([html.I(className="bi bi-exclamation-triangle me-2"), title])]
     if detail:
         body.append(html.P(detail, className="mb-2"))
     items = field_error_items(errors)
@@ -122,20 +130,58 @@ def error_state(
     if reset_href:
         body.append(dcc.Link(reset_label, href=reset_href, className="btn btn-sm btn-outline-danger"))
     return html.Div(
-        dbc.Alert(body, color="danger", className="mb-0"), className="page-state", **{"data-state": "error"}
+        dbc.Alert(body, color="danger", className="mb-0"),
+        className="page-state",
+        **html_attributes(data_state="error"),
     )
 
 
-def empty_state(title: str, detail: str, *, icon: str = "bi-inbox", action: object = None) -> html.Div:
+def empty_state(
+    title: str, detail: str, *, icon: str = "bi-inbox", action: Component | None = None
+) -> html.Div:
     """A designed "nothing here" panel."""
-    children: list[object] = [
+    children: list[Component] = [
         html.I(className=f"bi {icon} page-state-icon"),
         html.H5(title, className="mt-2 mb-1"),
         html.P(detail, className="text-body-secondary mb-3"),
     ]
     if action is not None:
         children.append(action)
-    return html.Div(children, className="page-state text-center py-5", **{"data-state": "empty"})
+    return html.Div(children, className="page-state text-center py-5", **html_attributes(data_state="empty"))
+
+
+def page_header(title: str, subtitle: Component, actions: Component, *, spacing: str = "mb-3") -> html.Div:
+    """A page's title with a line under it (counts, "as of") on the left and its actions on the right."""
+    return html.Div(
+        [html.Div([html.H1(title, className="page-title"), subtitle]), actions],
+        className=f"d-flex flex-wrap justify-content-between align-items-end gap-3 {spacing}",
+    )
+
+
+def paged_table(
+    *,
+    columns: list[html.Th],
+    rows_id: str,
+    table_class: str,
+    footer: Component,
+    footer_class: str | None = None,
+    header: Component | None = None,
+) -> dbc.Card:
+    """A card holding a table whose rows (``rows_id``) a callback fills one keyset page at a time, dimmed
+    under a spinner while a page loads, with the paging controls in its footer."""
+    table = html.Table([html.Thead(html.Tr(columns)), html.Tbody(id=rows_id)], className=table_class)
+    loading = dcc.Loading(
+        html.Div(table, className="table-responsive"),
+        # Dash types target_components as an empty TypedDict; it maps a component id to a property.
+        target_components={rows_id: "children"},  # type: ignore[arg-type]
+        delay_show=250,
+        overlay_style={"visibility": "visible", "opacity": 0.45},
+        custom_spinner=dbc.Spinner(color="primary"),
+    )
+    parts: list[Component] = [] if header is None else [header]
+    parts.append(dbc.CardBody(loading, className="p-0"))
+    parts.append(dbc.CardFooter(footer, className=footer_class) if footer_class else dbc.CardFooter(footer))
+    return dbc.Card(parts, className="shadow-sm")
 
 
 def pager(*, first: tuple[str, str], back: tuple[str, str], forward: tuple[str, str]) -> dbc.ButtonGroup:
@@ -154,7 +200,7 @@ def pager(*, first: tuple[str, str], back: tuple[str, str], forward: tuple[str, 
 
 def stat_card(title: str, value: str, *, caption: str = "", status: str | None = None) -> dbc.Card:
     """A KPI card: a small title (with the status colour when it is about one status) and a big value."""
-    header: list[object] = [status_dot(status)] if status else []
+    header: list[Component | str] = [status_dot(status)] if status else []
     header.append(title)
     return dbc.Card(
         dbc.CardBody(

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
+from dash import dcc
 
 from dashboard.components import STATUS_COLORS, format_duration, status_label
 from dashboard.timeline import Segment
@@ -19,7 +20,7 @@ from db.models import STATUSES
 NEUTRAL = "#8a94a6"
 GRID = "rgba(138, 148, 166, 0.18)"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Helvetica Neue', Arial, sans-serif"
-GRAPH_CONFIG = {"displayModeBar": False, "responsive": True}
+GRAPH_CONFIG: dcc.Graph.Config = {"displayModeBar": False, "responsive": True}
 BUCKET_LENGTHS = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
 
 
@@ -191,33 +192,4 @@ def status_timeline_figure(segments: Sequence[Segment]) -> go.Figure:
     figure.update_yaxes(
         categoryorder="array", categoryarray=[status_label(s) for s in reversed(lanes)], showgrid=False
     )
-    return figure
-
-
-def time_in_status_figure(totals: Mapping[str, dt.timedelta]) -> go.Figure:
-    """Horizontal bars of the total time spent in each status."""
-    shown = [s for s in STATUSES if s in totals]
-    if not shown:
-        return empty_figure("No time recorded", height=180)
-    figure = go.Figure(
-        go.Bar(
-            orientation="h",
-            y=[status_label(s) for s in shown],
-            x=[totals[s].total_seconds() / 3600 for s in shown],
-            marker={"color": [STATUS_COLORS[s] for s in shown], "line": {"width": 0}},
-            text=[format_duration(totals[s]) for s in shown],
-            textposition="auto",
-            hovertemplate="%{y}: %{text}<extra></extra>",
-        )
-    )
-    figure.update_layout(
-        _base_layout(
-            height=60 + 36 * len(shown),
-            bargap=0.3,
-            margin={"l": 96, "r": 16, "t": 8, "b": 36},
-            showlegend=False,
-        )
-    )
-    figure.update_xaxes(title={"text": "hours", "font": {"size": 11}}, showgrid=True)
-    figure.update_yaxes(categoryorder="array", categoryarray=[status_label(s) for s in reversed(shown)])
     return figure

@@ -11,13 +11,14 @@ from dashboard.api.openapi import document
 from dashboard.api.schemas import Health
 from dashboard.cache import cache_ping
 from dashboard.database import get_database
+from dashboard.paths import LIVENESS_PATH, READINESS_PATH
 from dashboard.problems import problem
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
 
 
-@bp.get("/livez")
+@bp.get(LIVENESS_PATH)
 @document(
     summary="Liveness: 200 while the process serves", tag="health", responses={200: Health}, public=True
 )
@@ -26,7 +27,7 @@ def livez() -> Response:
     return jsonify(status="ok")
 
 
-@bp.get("/readyz")
+@bp.get(READINESS_PATH)
 @document(
     summary="Readiness: 200 while the primary database answers (optional backends may be degraded)",
     tag="health",

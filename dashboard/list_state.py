@@ -10,7 +10,7 @@ anything.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode
 
@@ -35,7 +35,6 @@ class ControlValues:
     q: str
     created_after: str
     created_before: str
-    ordering: str
     page_size: str
 
 
@@ -88,7 +87,6 @@ def controls_from_query(query: JobListQuery) -> ControlValues:
         q=query.filters.q or "",
         created_after=_local_input(query.filters.created_after),
         created_before=_local_input(query.filters.created_before),
-        ordering=query.ordering,
         page_size=str(query.page_size),
     )
 
@@ -137,7 +135,7 @@ def args_from_controls(
             errors.append(FieldError("status", f"must be one of {', '.join(STATUSES)}"))
         elif statuses:
             args["status"] = [",".join(statuses)]
-    checks = {
+    checks: dict[str, Callable[[], str]] = {
         "q": lambda: _text(q, "q"),
         "created_after": lambda: utc_timestamp(created_after, "created_after"),
         "created_before": lambda: utc_timestamp(created_before, "created_before"),

@@ -8,11 +8,12 @@ the dashboard means the same thing to the API.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic import ValidationError as PydanticValidationError
 
 from db.errors import FieldError, ValidationError
@@ -24,9 +25,19 @@ OrderingParam = Literal["-created_at", "created_at", "name", "-name", "updated_a
 StatusParam = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True, pattern="(?i)^(" + "|".join(STATUSES) + ")$")
 ]
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def _iso_text(value: object) -> object:
+    """Only ISO 8601 text is a time here: lax pydantic would read the query value ``0.5`` as Unix seconds."""
+    if isinstance(value, str) and not _ISO_DATE_TIME.match(value):
+        raise ValueError("must be an ISO 8601 date and time with an offset, like 2026-01-31T14:05:00Z")
+    return value
+
+
+QueryDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 MAX_CURSOR_LENGTH = 2048
 CURSOR_HELP = "Opaque token taken from next or previous."
-LIST_PARAMS = ("status", "q", "created_after", "created_before", "ordering", "page_size", "cursor")
 
 
 class JobListParams(BaseModel):
@@ -39,8 +50,8 @@ class JobListParams(BaseModel):
         description="Current status; repeat the parameter or separate with commas; case-insensitive.",
     )
     q: str | None = Field(None, max_length=Q_MAX_LENGTH, description="Case-insensitive name substring.")
-    created_after: AwareDatetime | None = Field(None, description="ISO 8601 with offset; inclusive.")
-    created_before: AwareDatetime | None = Field(None, description="ISO 8601 with offset; exclusive.")
+    created_after: QueryDatetime | None = Field(None, description="ISO 8601 with offset; inclusive.")
+    created_before: QueryDatetime | None = Field(None, description="ISO 8601 with offset; exclusive.")
     ordering: OrderingParam = Field(DEFAULT_ORDERING, description="Sort key; ties are broken by id.")
     page_size: int | None = Field(None, ge=1, description="Rows per page, 1..JOBDASH_MAX_PAGE_SIZE.")
     cursor: str | None = Field(None, max_length=MAX_CURSOR_LENGTH, description=CURSOR_HELP)
@@ -75,6 +86,8 @@ def _field_errors(exc: PydanticValidationError) -> list[FieldError]:
             message = "is not a known parameter"
         elif field == "status" and error["type"] == "string_pattern_mismatch":
             message = f"must be one of {', '.join(STATUSES)}"
+        elif error["type"] == "value_error":
+            message = str(error.get("ctx", {}).get("error", message))
         errors.append(FieldError(field, message))
     return errors
 

@@ -1,4 +1,5 @@
-"""Response headers that limit what a browser lets a page (or a hostile framer) do.
+"""Site-wide protection: optional HTTP basic auth in front of every path, and response headers that limit
+what a browser lets a page (or a hostile framer) do.
 
 The Content-Security-Policy allows scripts from our own origin and, inline, only the exact scripts Dash
 and our index page emit (by SHA-256 hash), so an injected ``<script>`` never runs. Plotly sets inline
@@ -9,16 +10,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import re
 from collections.abc import Sequence
 
 import dash
-from flask import Response, request
+from flask import Flask, Response, request
 
-from dashboard.api.errors import is_api_path
 from dashboard.delivery import static_origins
-from dashboard.settings import Settings
+from dashboard.paths import HEALTH_PATHS, is_api_path
+from dashboard.problems import problem
+from dashboard.settings import Settings, get_settings
 
+BASIC_CHALLENGE = 'Basic realm="JobDash", charset="UTF-8"'
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 FIXED_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -26,6 +30,44 @@ FIXED_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cross-Origin-Opener-Policy": "same-origin",
 }
+
+
+def token_matches(given: str, allowed: tuple[str, ...]) -> bool:
+    """Whether ``given`` is one of ``allowed``, in time that does not depend on where they differ."""
+    given_bytes = given.encode()
+    # Compare with every token (no early exit), so the timing does not tell which one came close.
+    results = [hmac.compare_digest(given_bytes, token.encode()) for token in allowed]
+    return any(results)
+
+
+def init_basic_auth(server: Flask, settings: Settings) -> None:
+    """When JOBDASH_BASIC_AUTH is set, ask for it on every path but the health probes."""
+    if settings.basic_auth is None:
+        return
+    user, password = settings.basic_auth
+
+    @server.before_request
+    def require_basic_auth() -> Response | None:
+        if request.path in HEALTH_PATHS:
+            return None
+        auth = request.authorization
+        if auth is not None and auth.type == "basic":
+            # Both compared, always: `and` would return early and leak which half was wrong.
+            user_ok = hmac.compare_digest((auth.username or "").encode(), user.encode())
+            password_ok = hmac.compare_digest((auth.password or "").encode(), password.encode())
+            if user_ok & password_ok:
+                return None
+        elif auth is not None and auth.type == "bearer" and is_api_path(request.path):
+            # One Authorization header cannot carry both schemes: a write token vouches for its holder.
+            if token_matches(auth.token or "", settings.api_tokens):
+                return None
+            return problem(403, "Forbidden", "the bearer token is not valid", type_="invalid-token")
+        return problem(
+            401,
+            "Unauthorized",
+            "this JobDash asks for a user name and password",
+            headers={"WWW-Authenticate": BASIC_CHALLENGE},
+        )
 
 
 def script_hashes(html: str) -> list[str]:
@@ -58,19 +100,18 @@ def content_security_policy(script_sources: list[str], static_origins: Sequence[
     )
 
 
-def init_security_headers(app: dash.Dash, settings: Settings) -> None:
+def init_security_headers(app: dash.Dash) -> None:
     """Add the security headers to every response; API answers are never stored by caches."""
     policy: list[str] = []  # built on the first response, once Dash has its inline scripts
-    origins = static_origins(settings)
 
     def add_headers(response: Response) -> Response:
         if not policy:
             scripts = [*app.csp_hashes(), *script_hashes(app.index_string)]
-            policy.append(content_security_policy(scripts, origins))
+            policy.append(content_security_policy(scripts, static_origins(get_settings())))
         response.headers.setdefault("Content-Security-Policy", policy[0])
         for name, value in FIXED_HEADERS.items():
             response.headers.setdefault(name, value)
-        if is_api_path(request.path) or request.path in {"/livez", "/readyz"}:
+        if is_api_path(request.path) or request.path in HEALTH_PATHS:
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 

@@ -1,4 +1,5 @@
-"""Settings: one object, built once from the ``JOBDASH_*`` environment and validated at start-up."""
+"""Settings: one object, built once from the ``JOBDASH_*`` environment and validated at start-up, attached
+to the Flask app and read back during a request with :func:`get_settings`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from flask import Flask, current_app
+
 T = TypeVar("T")
+_CONFIG_KEY = "JOBDASH_SETTINGS"
 
 
 class SettingsError(ValueError):
@@ -171,3 +175,14 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests and the demo command use it)."""
         return dataclasses.replace(self, **changes)
+
+
+def init_settings(server: Flask, settings: Settings) -> None:
+    """Attach ``settings`` to ``server``, for :func:`get_settings`."""
+    server.config[_CONFIG_KEY] = settings
+
+
+def get_settings() -> Settings:
+    """The Settings of the app handling the current request."""
+    settings: Settings = current_app.config[_CONFIG_KEY]
+    return settings

@@ -1,4 +1,6 @@
-"""Opaque keyset cursors: a position in one ordering of one filtered list, strictly decoded."""
+"""Opaque keyset cursors: a position in one ordering of one filtered list, strictly decoded.
+
+The format is described in docs/architecture.md, "Lists and cursors"."""
 
 from __future__ import annotations
 

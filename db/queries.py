@@ -6,7 +6,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, select, tuple_, union_all
 
@@ -15,9 +15,8 @@ from db import cursor as cursors
 from db.errors import NotFound, ValidationError
 from db.models import STATUSES, job_status_table, job_table
 
-Ordering = Literal["-created_at", "created_at", "name", "-name", "updated_at", "-updated_at"]
 ORDERINGS: tuple[str, ...] = ("-created_at", "created_at", "name", "-name", "updated_at", "-updated_at")
-DEFAULT_ORDERING = "-created_at"
+DEFAULT_ORDERING: Final = "-created_at"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 MAX_BUCKETS = 1000

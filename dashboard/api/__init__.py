@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, current_app, request
 
 from dashboard.api import jobs, openapi, stats
-from dashboard.api.auth import init_basic_auth, write_refusal
-from dashboard.api.errors import API_PREFIX, guard_api_routes, register_error_handlers
+from dashboard.api.auth import write_refusal
+from dashboard.api.errors import guard_api_routes, register_error_handlers
 from dashboard.api.openapi import operation_of
-from dashboard.database import get_settings
+from dashboard.paths import API_PREFIX
 from dashboard.problems import validation_problem
-from dashboard.settings import Settings
+from dashboard.settings import get_settings
 from db.errors import FieldError
 
 
@@ -28,13 +28,12 @@ def _check_operation() -> Response | None:
     return None
 
 
-def register_api(server: Flask, settings: Settings) -> None:
-    """Mount the API on ``server``, with its auth, its problem errors and its guard on ``/api/`` paths."""
+def register_api(server: Flask) -> None:
+    """Mount the API on ``server``, with its request checks, its problem errors and its guard on ``/api/``."""
     api = Blueprint("api", __name__, url_prefix=API_PREFIX)
     for feature in (jobs.bp, stats.bp, openapi.bp):
         api.register_blueprint(feature)
     api.before_request(_check_operation)
-    register_error_handlers(server, api)
+    register_error_handlers(api)
     server.register_blueprint(api)
-    init_basic_auth(server, settings)
     guard_api_routes(server, api)

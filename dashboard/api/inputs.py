@@ -10,8 +10,8 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
-from dashboard.database import get_settings
 from dashboard.params import parse_model
+from dashboard.settings import get_settings
 from db import validation
 from db.errors import FieldError, ValidationError
 

@@ -11,11 +11,11 @@ from flask import Blueprint, Response, request, url_for
 from sqlalchemy import Connection
 
 from dashboard.api.inputs import json_body, query_params
-from dashboard.api.openapi import document
+from dashboard.api.openapi import CURSOR_RULE, TIMES_RULE, TIMESTAMP_RULE, document
 from dashboard.api.outputs import json_bytes, json_response, respond
 from dashboard.api.schemas import CreatedEvent, History, JobCreate, JobDetail, JobList, StatusCreate
 from dashboard.cache import cache_params, cached_body, get_cache
-from dashboard.database import get_database, get_settings
+from dashboard.database import get_database
 from dashboard.params import (
     HistoryParams,
     JobListParams,
@@ -23,6 +23,7 @@ from dashboard.params import (
     list_query_string,
     parse_job_list_query,
 )
+from dashboard.settings import get_settings
 from db import queries, search, writes
 
 bp = Blueprint("jobs", __name__)
@@ -59,6 +60,7 @@ def _search_progress(page: queries.Page) -> dict[str, Any]:
     tag="jobs",
     query=JobListParams,
     responses={200: JobList},
+    rules=(CURSOR_RULE, "created_before is not later than created_after", TIMES_RULE),
 )
 def list_jobs() -> Response:
     """One page of jobs, with links to its neighbours and an honest count."""
@@ -111,7 +113,11 @@ def get_job(job_id: int) -> Response:
 
 @bp.get("/jobs/<int:job_id>/history/")
 @document(
-    summary="A job's status events, newest first", tag="jobs", query=HistoryParams, responses={200: History}
+    summary="A job's status events, newest first",
+    tag="jobs",
+    query=HistoryParams,
+    responses={200: History},
+    rules=(CURSOR_RULE,),
 )
 def job_history(job_id: int) -> Response:
     """One page of a job's events, newest first."""
@@ -149,6 +155,7 @@ def job_history(job_id: int) -> Response:
     responses={201: JobDetail},
     write=True,
     headers={201: {"Location": "Root-relative URL of the new job."}},
+    rules=(TIMESTAMP_RULE,),
 )
 def create_job() -> Response:
     """Create a job; 201 with the job and its ``Location``."""
@@ -161,7 +168,12 @@ def create_job() -> Response:
 
 @bp.post("/jobs/<int:job_id>/status/")
 @document(
-    summary="Append a status event", tag="jobs", body=StatusCreate, responses={201: CreatedEvent}, write=True
+    summary="Append a status event",
+    tag="jobs",
+    body=StatusCreate,
+    responses={201: CreatedEvent},
+    write=True,
+    rules=(TIMESTAMP_RULE,),
 )
 def append_status(job_id: int) -> Response:
     """Append an event; it becomes the current status only if it is the newest."""

@@ -22,6 +22,10 @@ from dashboard.api.schemas import OpenAPIDocument, Problem
 F = TypeVar("F", bound=Callable[..., Any])
 REF_TEMPLATE = "#/components/schemas/{model}"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# Rules shared by several operations' ``rules`` (see Operation).
+CURSOR_RULE = "the cursor is not one this list gave out (tampered, foreign or stale)"
+TIMES_RULE = "a time lies outside the years 1970 to 9999"
+TIMESTAMP_RULE = "the timestamp lies more than JOBDASH_MAX_FUTURE_SKEW_S seconds ahead, or before 1970"
 _PATH_PARAMETER = re.compile(r"<(?:(\w+):)?(\w+)>")
 _ERROR_TITLES = {
     400: "Invalid request (problem with an errors list)",
@@ -48,6 +52,9 @@ class Operation:
     public: bool = False
     errors: tuple[int, ...] = ()
     headers: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    # Checks a JSON Schema cannot state (across fields, against the clock, opaque tokens): a request
+    # that passes the schema may still get a 400 for these. Listed in the 400 answer and as ``x-rules``.
+    rules: tuple[str, ...] = ()
 
 
 def document(**kwargs: Any) -> Callable[[F], F]:
@@ -107,6 +114,9 @@ def _query_parameters(model: type[BaseModel], defs: dict[str, Any]) -> list[dict
             parameter.update(style="form", explode=True)
         if description:
             parameter["description"] = description
+        if name not in required:
+            # An empty value (``?created_after=``, as an HTML form sends it) means the parameter is absent.
+            parameter["allowEmptyValue"] = True
         parameters.append(parameter)
     return parameters
 
@@ -165,10 +175,10 @@ def build_openapi(app: Flask, *, title: str = "JobDash API") -> dict[str, Any]:
         if op.body is not None:
             errors.update((413, 415))
         for status in sorted(errors):
-            responses[str(status)] = {
-                "description": _ERROR_TITLES[status],
-                **_json(PROBLEM_MEDIA_TYPE, problem_ref),
-            }
+            description = _ERROR_TITLES[status]
+            if status == 400 and op.rules:
+                description += "; also when " + "; ".join(op.rules)
+            responses[str(status)] = {"description": description, **_json(PROBLEM_MEDIA_TYPE, problem_ref)}
         responses["default"] = {"description": "Any other error", **_json(PROBLEM_MEDIA_TYPE, problem_ref)}
         operation: dict[str, Any] = {
             "operationId": endpoint.replace(".", "_"),
@@ -176,6 +186,8 @@ def build_openapi(app: Flask, *, title: str = "JobDash API") -> dict[str, Any]:
             "tags": [op.tag],
             "responses": responses,
         }
+        if op.rules:
+            operation["x-rules"] = list(op.rules)
         if parameters:
             operation["parameters"] = parameters
         if op.body is not None:

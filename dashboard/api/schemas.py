@@ -6,7 +6,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
 
-from dashboard.params import StatusParam
+from dashboard.params import QueryDatetime, StatusParam
 from db.models import MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH, STATUSES
 
 Status = Literal["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]
@@ -63,16 +63,12 @@ class StatusCreate(_Model):
     message: str | None = Field(None, max_length=MESSAGE_MAX_LENGTH)
 
 
-class NoParams(_Model):
-    """The query string of an endpoint that takes no parameters."""
-
-
 class TimeseriesParams(_Model):
     """The query string of ``GET /api/stats/timeseries/``."""
 
     bucket: Literal["hour", "day"] = Field("day", description="Bucket width, in UTC.")
-    since: AwareDatetime | None = Field(None, description="Inclusive; default 30 days or 48 hours back.")
-    until: AwareDatetime | None = Field(None, description="Exclusive; default the end of the current bucket.")
+    since: QueryDatetime | None = Field(None, description="Inclusive; default 30 days or 48 hours back.")
+    until: QueryDatetime | None = Field(None, description="Exclusive; default the end of the current bucket.")
     status: list[StatusParam] = Field(
         default_factory=list, description="Current status; repeat or separate with commas."
     )

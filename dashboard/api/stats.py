@@ -8,7 +8,7 @@ import datetime as dt
 from flask import Blueprint, Response
 
 from dashboard.api.inputs import query_params
-from dashboard.api.openapi import document
+from dashboard.api.openapi import TIMES_RULE, document
 from dashboard.api.outputs import json_bytes, json_response
 from dashboard.api.schemas import Stats, Timeseries, TimeseriesParams
 from dashboard.cache import cache_params, cached_body
@@ -46,6 +46,11 @@ def stats() -> Response:
     tag="stats",
     query=TimeseriesParams,
     responses={200: Timeseries},
+    rules=(
+        f"the range holds more than {queries.MAX_BUCKETS} buckets",
+        "since is not earlier than until",
+        TIMES_RULE,
+    ),
 )
 def timeseries() -> Response:
     """Counts per (bucket, status) over at most 1,000 buckets, exact, summed from the count tables."""

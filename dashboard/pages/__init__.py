@@ -1,1 +1,38 @@
-"""The dashboard's pages, one module each; Dash Pages imports them when the app is built (see shell.py)."""
+"""The dashboard's pages, one module each, attached to every app by ``dashboard/shell.py``.
+
+A page module declares itself with ``dash.register_page(__name__, ..., layout=layout)`` (a page with a
+``nav_icon`` gets a link in the navbar) and its server callbacks with ``@callbacks.callback(...)`` on a
+module-level ``callbacks = PageCallbacks()``. Page modules are imported once per process, but a process
+may build several apps (the tests build one per test): Dash's global ``dash.callback`` would hand the
+callbacks to the first app only, so each app the shell builds is given them through ``app.callback``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import dash
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class PageCallbacks:
+    """A page's callbacks, recorded at import and attached to each app (like a Flask blueprint)."""
+
+    def __init__(self) -> None:
+        self._recorded: list[tuple[tuple[Any, ...], dict[str, Any], Callable[..., Any]]] = []
+
+    def callback(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
+        """Record a callback with ``app.callback``'s arguments; the function itself is returned as is."""
+
+        def record(function: F) -> F:
+            self._recorded.append((args, kwargs, function))
+            return function
+
+        return record
+
+    def attach(self, app: dash.Dash) -> None:
+        """Register every recorded callback on ``app``."""
+        for args, kwargs, function in self._recorded:
+            app.callback(*args, **kwargs)(function)

@@ -10,7 +10,7 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, ctx, dcc, html
+from dash import Input, Output, State, ctx, dcc, html
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.components import (
@@ -18,17 +18,22 @@ from dashboard.components import (
     error_state,
     format_duration,
     format_timestamp,
+    html_attributes,
+    paged_table,
     pager,
     status_badge,
 )
-from dashboard.database import get_database, get_settings
+from dashboard.database import get_database
 from dashboard.figures import GRAPH_CONFIG, status_timeline_figure
+from dashboard.pages import PageCallbacks
+from dashboard.settings import get_settings
 from dashboard.timeline import Segment, status_segments, time_in_status, total_duration
 from db.errors import NotFound, ValidationError
 from db.models import STATUSES
 from db.queries import get_job, job_history
 
 log = logging.getLogger(__name__)
+callbacks = PageCallbacks()
 
 # The timeline reads at most this many of the newest events, so a job with a huge history stays cheap.
 TIMELINE_EVENTS = 200
@@ -50,56 +55,47 @@ def page_title(job_id: object = None, **_path: object) -> str:
     return f"Job #{number} · JobDash" if number else "Job not found · JobDash"
 
 
-dash.register_page(__name__, path_template="/jobs/<job_id>", title=page_title, name="Job", order=2)
+def _breadcrumb(job_id: int) -> html.Nav:
+    """The way back to the job list: Jobs / #id."""
+    return html.Nav(
+        html.Ol(
+            [
+                html.Li(dcc.Link("Jobs", href="/jobs"), className="breadcrumb-item"),
+                html.Li(f"#{job_id}", className="breadcrumb-item active"),
+            ],
+            className="breadcrumb mb-2",
+        ),
+        **html_attributes(aria_label="breadcrumb"),
+    )
+
+
+def _fact(label: str, value: str) -> dbc.Col:
+    """One labelled fact about the job."""
+    return dbc.Col(
+        html.Div(
+            [html.Div(label, className="fact-label"), html.Div(value, className="fact-value")],
+            className="fact",
+        ),
+        xs=6,
+        md=3,
+    )
 
 
 def build_job_header(job: Mapping[str, Any], *, now: dt.datetime) -> html.Div:
     """Breadcrumb, name (as text) with its status, and the created/updated/duration facts."""
     duration, active = total_duration(job, now=now)
     facts = [
-        ("Created", format_timestamp(job["created_at"]) + " UTC"),
-        ("Updated", format_timestamp(job["updated_at"]) + " UTC"),
-        ("Total duration", format_duration(duration) + (" so far" if active else "")),
-        ("Events", f"{int(job.get('history_count', 0)):,}"),
+        _fact("Created", format_timestamp(job["created_at"]) + " UTC"),
+        _fact("Updated", format_timestamp(job["updated_at"]) + " UTC"),
+        _fact("Total duration", format_duration(duration) + (" so far" if active else "")),
+        _fact("Events", f"{int(job.get('history_count', 0)):,}"),
     ]
+    title = html.Div(
+        [html.H1(job["name"], className="page-title job-name", id="job-name"), status_badge(job["status"])],
+        className="d-flex flex-wrap align-items-center gap-3 mb-3",
+    )
     return html.Div(
-        [
-            html.Nav(
-                html.Ol(
-                    [
-                        html.Li(dcc.Link("Jobs", href="/jobs"), className="breadcrumb-item"),
-                        html.Li(f"#{int(job['id'])}", className="breadcrumb-item active"),
-                    ],
-                    className="breadcrumb mb-2",
-                ),
-                **{"aria-label": "breadcrumb"},
-            ),
-            html.Div(
-                [
-                    html.H1(job["name"], className="page-title job-name", id="job-name"),
-                    status_badge(job["status"]),
-                ],
-                className="d-flex flex-wrap align-items-center gap-3 mb-3",
-            ),
-            dbc.Row(
-                [
-                    dbc.Col(
-                        html.Div(
-                            [
-                                html.Div(label, className="fact-label"),
-                                html.Div(value, className="fact-value"),
-                            ],
-                            className="fact",
-                        ),
-                        xs=6,
-                        md=3,
-                    )
-                    for label, value in facts
-                ],
-                className="g-3",
-                id="job-facts",
-            ),
-        ],
+        [_breadcrumb(int(job["id"])), title, dbc.Row(facts, className="g-3", id="job-facts")],
         className="mb-4",
     )
 
@@ -153,7 +149,7 @@ def build_history_rows(events: Iterable[Mapping[str, Any]]) -> list[html.Tr]:
                 ),
             ],
             className="history-row",
-            **{"data-event-id": str(int(event["id"]))},
+            **html_attributes(data_event_id=str(int(event["id"]))),
         )
         for event in events
     ]
@@ -170,6 +166,47 @@ def not_found(detail: str) -> html.Div:
         ),
         className="card shadow-sm",
         id="job-not-found",
+    )
+
+
+def _timeline_card(segments: list[Segment], *, note: str) -> dbc.Card:
+    """The swim-lane timeline beside the time spent in each status."""
+    graph = dcc.Graph(id="job-timeline", figure=status_timeline_figure(segments), config=GRAPH_CONFIG)
+    header = dbc.CardHeader(
+        [
+            html.Span("Time in each status"),
+            html.Span(note, className="small text-body-secondary fw-normal", id="job-timeline-note"),
+        ],
+        className="d-flex flex-wrap justify-content-between align-items-center gap-2",
+    )
+    body = dbc.Row(
+        [dbc.Col(graph, lg=8), dbc.Col(build_time_breakdown(segments), lg=4)],
+        className="g-3 align-items-center",
+    )
+    return dbc.Card([header, dbc.CardBody(body)], className="shadow-sm mb-4")
+
+
+def _history_card() -> dbc.Card:
+    """The job's events, newest first, one page at a time (the callback fills the rows)."""
+    header = dbc.CardHeader(
+        [
+            html.Span("History, newest first"),
+            html.Span(id="job-history-caption", className="small text-body-secondary fw-normal"),
+        ],
+        className="d-flex justify-content-between align-items-center",
+    )
+    paging = pager(
+        first=("job-history-newest", "Newest"),
+        back=("job-history-newer", "Newer"),
+        forward=("job-history-older", "Older"),
+    )
+    return paged_table(
+        columns=[html.Th("Status"), html.Th("Time (UTC)"), html.Th("Message")],
+        rows_id="job-history-rows",
+        table_class="table align-middle mb-0 history-table",
+        footer=paging,
+        footer_class="d-flex justify-content-end",
+        header=header,
     )
 
 
@@ -200,86 +237,13 @@ def layout(job_id: object = None, **_query: object) -> html.Div:
             reset_label="Try again",
         )
     now = dt.datetime.now(dt.UTC)
-    segments = status_segments(newest.results, now=now)
-    timeline = dbc.Card(
-        [
-            dbc.CardHeader(
-                [
-                    html.Span("Time in each status"),
-                    html.Span(
-                        build_timeline_note(shown=len(newest.results), total=int(job["history_count"])),
-                        className="small text-body-secondary fw-normal",
-                        id="job-timeline-note",
-                    ),
-                ],
-                className="d-flex flex-wrap justify-content-between align-items-center gap-2",
-            ),
-            dbc.CardBody(
-                dbc.Row(
-                    [
-                        dbc.Col(
-                            dcc.Graph(
-                                id="job-timeline",
-                                figure=status_timeline_figure(segments),
-                                config=GRAPH_CONFIG,
-                            ),
-                            lg=8,
-                        ),
-                        dbc.Col(build_time_breakdown(segments), lg=4),
-                    ],
-                    className="g-3 align-items-center",
-                )
-            ),
-        ],
-        className="shadow-sm mb-4",
-    )
-    history = dbc.Card(
-        [
-            dbc.CardHeader(
-                [
-                    html.Span("History, newest first"),
-                    html.Span(id="job-history-caption", className="small text-body-secondary fw-normal"),
-                ],
-                className="d-flex justify-content-between align-items-center",
-            ),
-            dbc.CardBody(
-                dcc.Loading(
-                    html.Div(
-                        html.Table(
-                            [
-                                html.Thead(
-                                    html.Tr([html.Th("Status"), html.Th("Time (UTC)"), html.Th("Message")])
-                                ),
-                                html.Tbody(id="job-history-rows"),
-                            ],
-                            className="table align-middle mb-0 history-table",
-                        ),
-                        className="table-responsive",
-                    ),
-                    target_components={"job-history-rows": "children"},
-                    delay_show=250,
-                    overlay_style={"visibility": "visible", "opacity": 0.45},
-                    custom_spinner=dbc.Spinner(color="primary"),
-                ),
-                className="p-0",
-            ),
-            dbc.CardFooter(
-                pager(
-                    first=("job-history-newest", "Newest"),
-                    back=("job-history-newer", "Newer"),
-                    forward=("job-history-older", "Older"),
-                ),
-                className="d-flex justify-content-end",
-            ),
-        ],
-        className="shadow-sm",
-    )
+    note = build_timeline_note(shown=len(newest.results), total=int(job["history_count"]))
     return html.Div(
         [
             dcc.Store(id="job-history-state", data={"job_id": number}),
             build_job_header(job, now=now),
-            timeline,
-            history,
+            _timeline_card(status_segments(newest.results, now=now), note=note),
+            _history_card(),
         ],
         id="job-page",
     )
@@ -340,7 +304,7 @@ def history_page(trigger: object, state: object) -> dict[str, Any]:
     }
 
 
-@callback(
+@callbacks.callback(
     output={
         "rows": Output("job-history-rows", "children"),
         "state": Output("job-history-state", "data"),
@@ -361,3 +325,8 @@ def history_page(trigger: object, state: object) -> dict[str, Any]:
 def on_history_page(clicks: object, state: object) -> dict[str, Any]:
     """Show the newest history page, or the one a paging button asks for."""
     return history_page(ctx.triggered_id, state)
+
+
+dash.register_page(
+    __name__, path_template="/jobs/<job_id>", title=page_title, name="Job", order=2, layout=layout
+)

@@ -16,7 +16,7 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -26,12 +26,16 @@ from dashboard.components import (
     empty_state,
     error_state,
     format_timestamp,
+    html_attributes,
+    page_header,
+    paged_table,
     pager,
     status_badge,
     status_options,
 )
-from dashboard.database import get_database, get_settings
+from dashboard.database import get_database
 from dashboard.list_state import (
+    ControlValues,
     args_from_controls,
     args_from_page_query,
     args_from_search,
@@ -43,14 +47,16 @@ from dashboard.list_state import (
     toggle_ordering,
     with_cursor,
 )
+from dashboard.pages import PageCallbacks
 from dashboard.params import JobListQuery
+from dashboard.settings import get_settings
 from db.errors import ValidationError
 from db.queries import JobFilter, Page, count_jobs, list_jobs
 from db.search import SearchPage
 from db.validation import Q_MAX_LENGTH
 
-dash.register_page(__name__, path="/jobs", title="Jobs · JobDash", name="Jobs", order=1)
 log = logging.getLogger(__name__)
+callbacks = PageCallbacks()
 
 COLUMNS = 5
 AUTO_REFRESH_MS = 10_000
@@ -77,7 +83,7 @@ def build_job_rows(rows: Iterable[Mapping[str, Any]]) -> list[html.Tr]:
                 html.Td(format_timestamp(row["updated_at"]), className="time-cell"),
             ],
             className="job-row",
-            **{"data-job-id": str(int(row["id"]))},
+            **html_attributes(data_job_id=str(int(row["id"]))),
         )
         for row in rows
     ]
@@ -109,6 +115,48 @@ def _sort_header(column: str, button_id: str, ordering: str) -> html.Th:
     )
 
 
+def _status_filter(statuses: list[str]) -> dbc.Col:
+    """The status chips: any number of statuses, none meaning all."""
+    return dbc.Col(
+        [
+            dbc.Label("Status", className="filter-label"),
+            dbc.Checklist(
+                id="jobs-status",
+                options=status_options(),
+                value=statuses,
+                inline=True,
+                className="status-chips",
+                input_class_name="btn-check",
+                label_class_name="btn btn-sm status-chip",
+                label_checked_class_name="active",
+            ),
+        ],
+        xl="auto",
+        lg=12,
+    )
+
+
+def _name_filter(q: str) -> dbc.Col:
+    """The name search, debounced so a query runs once typing pauses."""
+    search = dbc.Input(
+        id="jobs-q",
+        type="search",
+        value=q,
+        placeholder="Search names…",
+        debounce=350,
+        maxlength=Q_MAX_LENGTH,
+        autocomplete="off",
+    )
+    return dbc.Col(
+        [
+            dbc.Label("Name contains", html_for="jobs-q", className="filter-label"),
+            dbc.InputGroup([dbc.InputGroupText(html.I(className="bi bi-search")), search], size="sm"),
+        ],
+        xl=True,
+        md=4,
+    )
+
+
 def _created_filter(label: str, component_id: str, value: str | None) -> dbc.Col:
     """One end of the created range: a labelled datetime input (UTC), debounced like the search."""
     return dbc.Col(
@@ -121,155 +169,108 @@ def _created_filter(label: str, component_id: str, value: str | None) -> dbc.Col
     )
 
 
-def layout(**query: object) -> html.Div:
-    """The page, its controls showing the URL's query (the callback then renders the table)."""
-    settings = get_settings()
-    try:
-        parsed = parse_view(
-            args_from_page_query(query),
-            default_page_size=settings.default_page_size,
-            max_page_size=settings.max_page_size,
-        )
-    except ValidationError:
-        parsed = JobListQuery(JobFilter(), "-created_at", settings.default_page_size, None)
-    controls = controls_from_query(parsed)
-    filters = dbc.Card(
-        dbc.CardBody(
-            dbc.Row(
-                [
-                    dbc.Col(
-                        [
-                            dbc.Label("Status", className="filter-label"),
-                            dbc.Checklist(
-                                id="jobs-status",
-                                options=status_options(),
-                                value=controls.statuses,
-                                inline=True,
-                                className="status-chips",
-                                input_class_name="btn-check",
-                                label_class_name="btn btn-sm status-chip",
-                                label_checked_class_name="active",
-                            ),
-                        ],
-                        xl="auto",
-                        lg=12,
-                    ),
-                    dbc.Col(
-                        [
-                            dbc.Label("Name contains", html_for="jobs-q", className="filter-label"),
-                            dbc.InputGroup(
-                                [
-                                    dbc.InputGroupText(html.I(className="bi bi-search")),
-                                    dbc.Input(
-                                        id="jobs-q",
-                                        type="search",
-                                        value=controls.q,
-                                        placeholder="Search names…",
-                                        debounce=350,
-                                        maxlength=Q_MAX_LENGTH,
-                                        autocomplete="off",
-                                    ),
-                                ],
-                                size="sm",
-                            ),
-                        ],
-                        xl=True,
-                        md=4,
-                    ),
-                    _created_filter("Created from (UTC)", "jobs-created-after", controls.created_after),
-                    _created_filter("Created before (UTC)", "jobs-created-before", controls.created_before),
-                ],
-                className="g-3 align-items-end",
-            ),
-        ),
+def _filters(controls: ControlValues) -> dbc.Card:
+    """The filter controls, showing ``controls``."""
+    columns = [
+        _status_filter(controls.statuses),
+        _name_filter(controls.q),
+        _created_filter("Created from (UTC)", "jobs-created-after", controls.created_after),
+        _created_filter("Created before (UTC)", "jobs-created-before", controls.created_before),
+    ]
+    return dbc.Card(
+        dbc.CardBody(dbc.Row(columns, className="g-3 align-items-end")),
         className="shadow-sm mb-3 filters-card",
     )
-    table = dcc.Loading(
-        html.Div(
-            html.Table(
-                [
-                    html.Thead(
-                        html.Tr(
-                            [
-                                html.Th("ID", scope="col", className="id-col"),
-                                _sort_header("name", "jobs-sort-name", parsed.ordering),
-                                html.Th("Status", scope="col", className="status-col"),
-                                _sort_header("created", "jobs-sort-created", parsed.ordering),
-                                _sort_header("updated", "jobs-sort-updated", parsed.ordering),
-                            ]
-                        )
-                    ),
-                    html.Tbody(id="jobs-rows"),
-                ],
-                className="table table-hover align-middle mb-0 jobs-table",
-            ),
-            className="table-responsive",
+
+
+def _jump_to_date() -> html.Div:
+    """A date and a button that start the created-ordered list at that day."""
+    return html.Div(
+        dbc.InputGroup(
+            [
+                dbc.InputGroupText("Jump to", className="small"),
+                dbc.Input(id="jobs-jump-date", type="date", size="sm"),
+                dbc.Button("Go", id="jobs-jump", color="secondary", outline=True, size="sm"),
+            ],
+            size="sm",
+            className="jump-group",
         ),
-        target_components={"jobs-rows": "children"},
-        delay_show=250,
-        overlay_style={"visibility": "visible", "opacity": 0.45},
-        custom_spinner=dbc.Spinner(color="primary"),
+        title="Show the jobs created on or before this date (UTC), in created order",
     )
-    footer = html.Div(
+
+
+def _table_footer(page_size: str, *, default_page_size: int, max_page_size: int) -> html.Div:
+    """Page size and jump to a date on the left, the pager on the right."""
+    sizes = dbc.Select(
+        id="jobs-page-size",
+        options=page_size_options(default=default_page_size, maximum=max_page_size),
+        value=page_size,
+        size="sm",
+        className="page-size-select",
+    )
+    return html.Div(
         [
-            html.Div(
-                [
-                    dbc.Select(
-                        id="jobs-page-size",
-                        options=page_size_options(
-                            default=settings.default_page_size, maximum=settings.max_page_size
-                        ),
-                        value=controls.page_size,
-                        size="sm",
-                        className="page-size-select",
-                    ),
-                    html.Div(
-                        dbc.InputGroup(
-                            [
-                                dbc.InputGroupText("Jump to", className="small"),
-                                dbc.Input(id="jobs-jump-date", type="date", size="sm"),
-                                dbc.Button("Go", id="jobs-jump", color="secondary", outline=True, size="sm"),
-                            ],
-                            size="sm",
-                            className="jump-group",
-                        ),
-                        title="Show the jobs created on or before this date (UTC), in created order",
-                    ),
-                ],
-                className="d-flex flex-wrap gap-2 align-items-center",
-            ),
+            html.Div([sizes, _jump_to_date()], className="d-flex flex-wrap gap-2 align-items-center"),
             pager(
                 first=("jobs-first", "First"), back=("jobs-prev", "Previous"), forward=("jobs-next", "Next")
             ),
         ],
         className="d-flex flex-wrap justify-content-between align-items-center gap-2",
     )
-    header = html.Div(
-        [
-            html.Div(
-                [
-                    html.H1("Jobs", className="page-title"),
-                    html.Div(
-                        id="jobs-count", className="text-body-secondary small", **{"aria-live": "polite"}
-                    ),
-                ]
-            ),
-            dbc.Switch(id="jobs-auto-refresh", label="Auto-refresh", value=False, className="mb-0 small"),
-        ],
-        className="d-flex flex-wrap justify-content-between align-items-end gap-3 mb-3",
+
+
+def _jobs_table(ordering: str, footer: html.Div) -> dbc.Card:
+    """The job table, its headers sorting by their column; the callback fills its rows."""
+    columns = [
+        html.Th("ID", scope="col", className="id-col"),
+        _sort_header("name", "jobs-sort-name", ordering),
+        html.Th("Status", scope="col", className="status-col"),
+        _sort_header("created", "jobs-sort-created", ordering),
+        _sort_header("updated", "jobs-sort-updated", ordering),
+    ]
+    return paged_table(
+        columns=columns,
+        rows_id="jobs-rows",
+        table_class="table table-hover align-middle mb-0 jobs-table",
+        footer=footer,
+    )
+
+
+def _shown_query(query: Mapping[str, object]) -> JobListQuery:
+    """The URL's query for the controls; a URL that does not parse shows the defaults (the callback then
+    says what is wrong with it)."""
+    settings = get_settings()
+    try:
+        return parse_view(
+            args_from_page_query(query),
+            default_page_size=settings.default_page_size,
+            max_page_size=settings.max_page_size,
+        )
+    except ValidationError:
+        return JobListQuery(JobFilter(), "-created_at", settings.default_page_size, None)
+
+
+def layout(**query: object) -> html.Div:
+    """The page, its controls showing the URL's query (the callback then renders the table)."""
+    settings = get_settings()
+    shown = _shown_query(query)
+    controls = controls_from_query(shown)
+    count = html.Div(
+        id="jobs-count", className="text-body-secondary small", **html_attributes(aria_live="polite")
+    )
+    refresh = dbc.Switch(id="jobs-auto-refresh", label="Auto-refresh", value=False, className="mb-0 small")
+    footer = _table_footer(
+        controls.page_size, default_page_size=settings.default_page_size, max_page_size=settings.max_page_size
     )
     return html.Div(
         [
             dcc.Location(id="jobs-url", refresh=False),
             dcc.Store(id="jobs-pager"),
             dcc.Interval(id="jobs-interval", interval=AUTO_REFRESH_MS, disabled=True),
-            header,
-            filters,
+            page_header("Jobs", count, refresh),
+            _filters(controls),
             html.Div(id="jobs-filter-error", className="mb-3"),
-            dbc.Card(
-                [dbc.CardBody(table, className="p-0"), dbc.CardFooter(footer)],
-                className="shadow-sm",
-            ),
+            _jobs_table(shown.ordering, footer),
         ],
         id="jobs-page",
     )
@@ -469,7 +470,7 @@ def update_view(
     return out
 
 
-@callback(
+@callbacks.callback(
     output=OUTPUTS,
     inputs={
         "search": Input("jobs-url", "search"),
@@ -523,7 +524,18 @@ def on_view_change(
     )
 
 
-@callback(Output("jobs-interval", "disabled"), Input("jobs-auto-refresh", "value"))
+@callbacks.callback(Output("jobs-interval", "disabled"), Input("jobs-auto-refresh", "value"))
 def toggle_auto_refresh(enabled: object) -> bool:
     """Auto-refresh is off unless switched on."""
     return enabled is not True
+
+
+dash.register_page(
+    __name__,
+    path="/jobs",
+    title="Jobs · JobDash",
+    name="Jobs",
+    order=1,
+    layout=layout,
+    nav_icon="bi-list-task",
+)

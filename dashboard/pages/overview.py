@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, dcc, html
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.components import (
@@ -20,17 +20,19 @@ from dashboard.components import (
     error_state,
     format_duration,
     format_timestamp,
+    page_header,
     stat_card,
     status_label,
 )
 from dashboard.database import get_database
 from dashboard.figures import GRAPH_CONFIG, created_over_time_figure, empty_figure, status_distribution_figure
+from dashboard.pages import PageCallbacks
 from db.errors import ValidationError
 from db.models import STATUSES
 from db.queries import Totals, created_timeseries, recent_failures, status_totals
 
-dash.register_page(__name__, path="/", title="Overview · JobDash", name="Overview", order=0)
 log = logging.getLogger(__name__)
+callbacks = PageCallbacks()
 
 FAILURES_SHOWN = 10
 
@@ -131,8 +133,8 @@ def build_failures(rows: Iterable[Mapping[str, Any]], *, now: dt.datetime) -> ht
     )
 
 
-def layout(**_query: object) -> html.Div:
-    """The overview; its callback fills it for the chosen range."""
+def _range_controls() -> html.Div:
+    """The range choices (remembered for the browser session) and a refresh button."""
     range_picker = dbc.RadioItems(
         id="overview-range",
         options=[{"label": key, "value": key} for key in RANGES],
@@ -145,88 +147,50 @@ def layout(**_query: object) -> html.Div:
         persistence=True,
         persistence_type="session",
     )
-    header = html.Div(
-        [
-            html.Div(
-                [
-                    html.H1("Overview", className="page-title"),
-                    html.Div(id="overview-as-of", className="text-body-secondary small"),
-                ]
-            ),
-            html.Div(
-                [
-                    range_picker,
-                    dbc.Button(
-                        html.I(className="bi bi-arrow-clockwise"),
-                        id="overview-refresh",
-                        color="secondary",
-                        outline=True,
-                        size="sm",
-                        title="Refresh",
-                        className="ms-2",
-                    ),
-                ],
-                className="d-flex align-items-center",
-            ),
-        ],
-        className="d-flex flex-wrap justify-content-between align-items-end gap-3 mb-4",
+    refresh = dbc.Button(
+        html.I(className="bi bi-arrow-clockwise"),
+        id="overview-refresh",
+        color="secondary",
+        outline=True,
+        size="sm",
+        title="Refresh",
+        className="ms-2",
     )
-    charts = dbc.Row(
-        [
-            dbc.Col(
-                dbc.Card(
-                    [
-                        dbc.CardHeader("Jobs created, by current status"),
-                        dbc.CardBody(
-                            dcc.Graph(
-                                id="overview-created", config=GRAPH_CONFIG, figure=empty_figure("Loading…")
-                            )
-                        ),
-                    ],
-                    className="h-100 shadow-sm",
-                ),
-                lg=8,
-            ),
-            dbc.Col(
-                dbc.Card(
-                    [
-                        dbc.CardHeader("Status mix"),
-                        dbc.CardBody(
-                            dcc.Graph(
-                                id="overview-distribution",
-                                config=GRAPH_CONFIG,
-                                figure=empty_figure("Loading…"),
-                            )
-                        ),
-                    ],
-                    className="h-100 shadow-sm",
-                ),
-                lg=4,
-            ),
-        ],
-        className="g-3 mb-4",
+    return html.Div([range_picker, refresh], className="d-flex align-items-center")
+
+
+def _chart_card(title: str, graph_id: str, *, width: int) -> dbc.Col:
+    """A titled chart, "Loading…" until the callback draws it."""
+    graph = dcc.Graph(id=graph_id, config=GRAPH_CONFIG, figure=empty_figure("Loading…"))
+    card = dbc.Card([dbc.CardHeader(title), dbc.CardBody(graph)], className="h-100 shadow-sm")
+    return dbc.Col(card, lg=width)
+
+
+def _failures_card() -> dbc.Card:
+    """The latest failures (filled by the callback), with a link to all of them."""
+    all_failures = dcc.Link(
+        ["All failures ", html.I(className="bi bi-arrow-right")],
+        href="/jobs?status=FAILED&ordering=-updated_at",
+        className="small",
+        id="overview-all-failures",
     )
-    failures = dbc.Card(
-        [
-            dbc.CardHeader(
-                [
-                    html.Span("Most recent failures"),
-                    dcc.Link(
-                        ["All failures ", html.I(className="bi bi-arrow-right")],
-                        href="/jobs?status=FAILED&ordering=-updated_at",
-                        className="small",
-                        id="overview-all-failures",
-                    ),
-                ],
-                className="d-flex justify-content-between align-items-center",
-            ),
-            dbc.CardBody(id="overview-failures", className="p-0"),
-        ],
-        className="shadow-sm",
+    header = dbc.CardHeader(
+        [html.Span("Most recent failures"), all_failures],
+        className="d-flex justify-content-between align-items-center",
     )
+    return dbc.Card([header, dbc.CardBody(id="overview-failures", className="p-0")], className="shadow-sm")
+
+
+def layout(**_query: object) -> html.Div:
+    """The overview; its callback fills it for the chosen range."""
+    as_of = html.Div(id="overview-as-of", className="text-body-secondary small")
+    charts = [
+        _chart_card("Jobs created, by current status", "overview-created", width=8),
+        _chart_card("Status mix", "overview-distribution", width=4),
+    ]
     return html.Div(
         [
-            header,
+            page_header("Overview", as_of, _range_controls(), spacing="mb-4"),
             html.Div(id="overview-error"),
             dcc.Loading(
                 html.Div(id="overview-kpis", className="mb-4"),
@@ -234,14 +198,14 @@ def layout(**_query: object) -> html.Div:
                 delay_show=300,
                 overlay_style={"visibility": "visible", "opacity": 0.5},
             ),
-            charts,
-            failures,
+            dbc.Row(charts, className="g-3 mb-4"),
+            _failures_card(),
         ],
         id="overview-page",
     )
 
 
-@callback(
+@callbacks.callback(
     Output("overview-kpis", "children"),
     Output("overview-created", "figure"),
     Output("overview-distribution", "figure"),
@@ -284,3 +248,14 @@ def update_overview(range_key: object, _refresh: object) -> tuple[Any, ...]:
         f"Jobs created in the last {label}, by {bucket} (UTC) · as of {now:%H:%M:%S} UTC",
         None,
     )
+
+
+dash.register_page(
+    __name__,
+    path="/",
+    title="Overview · JobDash",
+    name="Overview",
+    order=0,
+    layout=layout,
+    nav_icon="bi-speedometer2",
+)

@@ -6,7 +6,6 @@ import base64
 
 import pytest
 
-from dashboard import create_app
 from tests.api.conftest import AUTH, assert_problem
 
 
@@ -32,18 +31,9 @@ def send(client, request):
 
 
 @pytest.fixture
-def make_client(settings):
+def make_client(make_app):
     """A client for an app built with some settings changed."""
-    apps = []
-
-    def build(**changes):
-        app = create_app(settings.replace(**changes))
-        apps.append(app)
-        return app.server.test_client()
-
-    yield build
-    for app in apps:
-        app.server.extensions["jobdash.database"].dispose()
+    return lambda **changes: make_app(**changes).server.test_client()
 
 
 @pytest.mark.parametrize("endpoint", ["create", "append", "delete"])

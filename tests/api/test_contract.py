@@ -165,3 +165,28 @@ def test_error_responses_match_the_document(client, contract, job_factory):
         assert_problem(contract(response), status)
     # Not an operation of the document, so only its shape can be checked.
     assert_problem(client.put("/api/jobs/"), 405)
+
+
+def test_empty_optional_parameters_are_documented_and_mean_absent(client, job_factory):
+    job_factory(name="only")
+    document = client.get("/api/openapi.json").get_json()
+    listing = document["paths"]["/api/jobs/"]["get"]["parameters"]
+    assert all(p.get("allowEmptyValue") is True for p in listing if not p["required"])
+    for name in ("status", "q", "created_after", "created_before", "ordering", "page_size", "cursor"):
+        assert client.get(f"/api/jobs/?{name}=").get_json()["count"] == 1, name
+
+
+def test_rules_beyond_the_schema_are_listed_with_the_400(client):
+    # A request can satisfy every schema and still break one of these: clients read them here.
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    for path, method in [
+        ("/api/jobs/", "get"),
+        ("/api/jobs/{job_id}/history/", "get"),
+        ("/api/jobs/", "post"),
+        ("/api/jobs/{job_id}/status/", "post"),
+        ("/api/stats/timeseries/", "get"),
+    ]:
+        operation = paths[path][method]
+        assert operation["x-rules"], (path, method)
+        assert all(rule in operation["responses"]["400"]["description"] for rule in operation["x-rules"])
+    assert "x-rules" not in paths["/api/stats/"]["get"]

@@ -15,6 +15,9 @@ from dashboard.components import (
     error_state,
     format_duration,
     format_timestamp,
+    html_attributes,
+    paged_table,
+    pager,
     status_badge,
     status_options,
 )
@@ -76,3 +79,21 @@ def test_error_state_names_each_field_and_offers_a_way_out() -> None:
 def test_empty_state_is_marked_for_tests_and_screen_readers() -> None:
     state = empty_state("Nothing", "No rows", action=html.Span("act"))
     assert state.to_plotly_json()["props"]["data-state"] == "empty"
+
+
+def test_html_attributes_spell_data_and_aria_names_with_dashes() -> None:
+    assert html_attributes(data_job_id="7", aria_live="polite") == {"data-job-id": "7", "aria-live": "polite"}
+
+
+def test_a_paged_table_has_an_empty_body_for_its_callback_and_the_pager_below() -> None:
+    footer = pager(first=("f", "First"), back=("b", "Back"), forward=("n", "Next"))
+    card = paged_table(
+        columns=[html.Th("A"), html.Th("B")], rows_id="rows", table_class="table", footer=footer
+    )
+    body, card_footer = card.children
+    loading = body.children
+    assert loading.target_components == {"rows": "children"}  # only the rows dim while a page loads
+    head, rows = loading.children.children.children
+    assert [th.children for th in head.children.children] == ["A", "B"]
+    assert rows.id == "rows" and getattr(rows, "children", None) is None
+    assert card_footer.children is footer

@@ -10,7 +10,6 @@ from dashboard.figures import (
     empty_figure,
     status_distribution_figure,
     status_timeline_figure,
-    time_in_status_figure,
 )
 from dashboard.timeline import Segment
 
@@ -56,8 +55,3 @@ def test_timeline_has_bars_for_periods_and_a_marker_for_the_final_status() -> No
     assert kinds == [("bar", "Pending"), ("bar", "Running"), ("scatter", "Failed")]
     assert figure.data[1].x[0] == 8 * 60 * 1000
     assert not status_timeline_figure([]).data
-
-
-def test_time_in_status_figure_is_in_hours() -> None:
-    figure = time_in_status_figure({"RUNNING": dt.timedelta(hours=2)})
-    assert list(figure.data[0].x) == [2.0]

@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import json
 from types import ModuleType
 from typing import Any
 
 import pytest
 
 from tests.conftest import T0
+from tests.dashboard.conftest import text
 from tests.dashboard.dash_requests import post_callback
 
-
-@pytest.fixture
-def page(app: Any) -> ModuleType:
-    """The job page module as the app loaded it."""
-    return importlib.import_module("dashboard.pages.job")
-
-
-def text(value: object) -> str:
-    return json.dumps(
-        value,
-        ensure_ascii=False,
-        default=lambda c: c.to_plotly_json() if hasattr(c, "to_plotly_json") else str(c),
-    )
+PAGE = "dashboard.pages.job"
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import json
 from types import ModuleType
 from typing import Any
 
@@ -11,23 +9,12 @@ import pytest
 from dash import no_update
 
 from tests.conftest import T0
+from tests.dashboard.conftest import text
 from tests.dashboard.dash_requests import post_callback
 
+PAGE = "dashboard.pages.jobs"
+
 CONTROLS = {"statuses": [], "q": "", "created_after": "", "created_before": "", "page_size": "50"}
-
-
-@pytest.fixture
-def page(app: Any) -> ModuleType:
-    """The jobs page module as the app loaded it."""
-    return importlib.import_module("dashboard.pages.jobs")
-
-
-def text(value: object) -> str:
-    return json.dumps(
-        value,
-        ensure_ascii=False,
-        default=lambda c: c.to_plotly_json() if hasattr(c, "to_plotly_json") else str(c),
-    )
 
 
 def job_ids(rows: list[Any]) -> list[int]:

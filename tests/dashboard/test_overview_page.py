@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import json
 from types import ModuleType
 from typing import Any
 
@@ -13,21 +11,10 @@ import pytest
 from dashboard.figures import BUCKET_LENGTHS
 from db.errors import ValidationError
 from db.queries import Totals
+from tests.dashboard.conftest import text
 from tests.dashboard.dash_requests import post_callback
 
-
-@pytest.fixture
-def page(app: Any) -> ModuleType:
-    """The overview page module as the app loaded it."""
-    return importlib.import_module("dashboard.pages.overview")
-
-
-def text(value: object) -> str:
-    return json.dumps(
-        value,
-        ensure_ascii=False,
-        default=lambda c: c.to_plotly_json() if hasattr(c, "to_plotly_json") else str(c),
-    )
+PAGE = "dashboard.pages.overview"
 
 
 def test_time_windows_are_aligned_and_within_the_bucket_limit(page: ModuleType) -> None:
