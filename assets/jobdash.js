@@ -92,6 +92,11 @@
         });
         body.replaceChildren.apply(body, elements);
         body._jobdashRows = current;
+        // The layout reserved the first page's height; once a page of another length is shown, let go.
+        const box = body.closest("[data-reserved-rows]");
+        if (box && Number(box.dataset.reservedRows) !== rows.length) {
+            box.style.minHeight = "";
+        }
         return rows.length;
     }
 

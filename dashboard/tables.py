@@ -15,10 +15,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import dash
+import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, dcc, html
+from dash.development.base_component import Component
 
-from dashboard.components import STATUS_COLORS, STATUS_ICONS, status_label
+from dashboard.components import STATUS_COLORS, STATUS_ICONS, html_attributes, status_label
+from dashboard.pages import PageCallbacks
 from db.models import STATUSES
 
 # How the browser draws a cell: "id" (#123), "link" (the value, linking to `href` with {id}), "status" (a
@@ -122,9 +124,9 @@ def header_cell(column: Column, content: Any = None) -> html.Th:
     )
 
 
-def renderer_callback(prefix: str) -> None:
-    """Register (for the page being imported) the clientside callback drawing table ``prefix``'s rows."""
-    dash.clientside_callback(
+def renderer_callback(callbacks: PageCallbacks, prefix: str) -> None:
+    """Record, for a page, the clientside callback drawing table ``prefix``'s rows from its data store."""
+    callbacks.clientside_callback(
         ClientsideFunction("jobdash", "renderRows"),
         Output(f"{prefix}-rendered", "data"),
         Input(f"{prefix}-data", "data"),
@@ -132,10 +134,53 @@ def renderer_callback(prefix: str) -> None:
     )
 
 
-def stores(prefix: str, data: dict[str, Any] | None, spec: dict[str, Any]) -> list[dcc.Store]:
-    """The table's stores: its data (rows and paging), its drawing spec, and how many rows it shows."""
-    return [
-        dcc.Store(id=f"{prefix}-data", data=data),
-        dcc.Store(id=f"{prefix}-spec", data=spec),
-        dcc.Store(id=f"{prefix}-rendered"),
-    ]
+def paged_table(
+    *,
+    prefix: str,
+    headers: list[html.Th],
+    spec: dict[str, Any],
+    data: dict[str, Any] | None,
+    notice: Component | None,
+    table_class: str,
+    footer: Component,
+    footer_class: str | None = None,
+    header: Component | None = None,
+) -> dbc.Card:
+    """A card holding a table drawn in the browser from the store ``{prefix}-data`` (its rows and the
+    cursors of the pages around), one keyset page at a time, dimmed under a spinner while a page loads;
+    ``{prefix}-notice`` under the rows holds an empty or error state; the paging controls are in its footer.
+
+    The first page's ``data`` is part of the layout, so the rows are drawn as soon as the page is.
+    """
+    table = html.Table([html.Thead(html.Tr(headers)), html.Tbody(id=spec["body"])], className=table_class)
+    # The rows are drawn just after the page's first paint: their height is reserved until then, so that
+    # nothing under the table moves (assets/jobdash.js lifts the reserve once the rows are there).
+    reserved = len(data["rows"]) if data else 0
+    reserve = {"minHeight": f"calc({reserved} * var(--jd-row-height) + var(--jd-head-height))"}
+    box = html.Div(
+        table,
+        className="table-responsive paged-table",
+        style=reserve if reserved else None,
+        **html_attributes(data_reserved_rows=str(reserved)),
+    )
+    content = html.Div(
+        [
+            dcc.Store(id=f"{prefix}-data", data=data),
+            dcc.Store(id=f"{prefix}-spec", data=spec),
+            dcc.Store(id=f"{prefix}-rendered"),
+            box,
+            html.Div(notice, id=f"{prefix}-notice"),
+        ]
+    )
+    loading = dcc.Loading(
+        content,
+        # Dash types target_components as an empty TypedDict; it maps a component id to a property.
+        target_components={f"{prefix}-data": "data"},  # type: ignore[arg-type]
+        delay_show=250,
+        overlay_style={"visibility": "visible", "opacity": 0.45},
+        custom_spinner=dbc.Spinner(color="primary"),
+    )
+    parts: list[Component] = [] if header is None else [header]
+    parts.append(dbc.CardBody(loading, className="p-0"))
+    parts.append(dbc.CardFooter(footer, className=footer_class) if footer_class else dbc.CardFooter(footer))
+    return dbc.Card(parts, className="shadow-sm")

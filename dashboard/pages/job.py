@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import dash
@@ -19,14 +19,21 @@ from dashboard.components import (
     format_duration,
     format_timestamp,
     html_attributes,
-    paged_table,
     pager,
     status_badge,
 )
 from dashboard.database import get_database
-from dashboard.figures import GRAPH_CONFIG, status_timeline_figure
+from dashboard.figures import GRAPH_CONFIG, status_timeline_figure, timeline_height
 from dashboard.pages import PageCallbacks
 from dashboard.settings import get_settings
+from dashboard.tables import (
+    HISTORY_COLUMNS,
+    header_cell,
+    paged_table,
+    render_spec,
+    renderer_callback,
+    rows_data,
+)
 from dashboard.timeline import Segment, status_segments, time_in_status, total_duration
 from db.errors import NotFound, ValidationError
 from db.models import STATUSES
@@ -38,6 +45,9 @@ callbacks = PageCallbacks()
 # The timeline reads at most this many of the newest events, so a job with a huge history stays cheap.
 TIMELINE_EVENTS = 200
 HISTORY_PAGE_SIZE = 20
+HISTORY_SPEC = render_spec("job-history-rows", HISTORY_COLUMNS, row_class="history-row", row_key="eventId")
+# The paging buttons by role, named as history_page's outputs name them.
+PAGER_ROLES = {"first": "newest", "back": "newer", "forward": "older"}
 _ID_PATTERN = re.compile(r"[1-9][0-9]{0,18}")
 
 
@@ -136,25 +146,6 @@ def build_time_breakdown(segments: list[Segment]) -> html.Div:
     return html.Div(items, className="time-breakdown")
 
 
-def build_history_rows(events: Iterable[Mapping[str, Any]]) -> list[html.Tr]:
-    """One row per event, newest first as given; messages are shown as text."""
-    return [
-        html.Tr(
-            [
-                html.Td(status_badge(event["status"])),
-                html.Td(format_timestamp(event["timestamp"]), className="time-cell"),
-                html.Td(
-                    event["message"] or "—",
-                    className="message-cell" + ("" if event["message"] else " text-body-secondary"),
-                ),
-            ],
-            className="history-row",
-            **html_attributes(data_event_id=str(int(event["id"]))),
-        )
-        for event in events
-    ]
-
-
 def not_found(detail: str) -> html.Div:
     """The friendly answer for an unknown or malformed job id."""
     return html.Div(
@@ -170,8 +161,14 @@ def not_found(detail: str) -> html.Div:
 
 
 def _timeline_card(segments: list[Segment], *, note: str) -> dbc.Card:
-    """The swim-lane timeline beside the time spent in each status."""
-    graph = dcc.Graph(id="job-timeline", figure=status_timeline_figure(segments), config=GRAPH_CONFIG)
+    """The swim-lane timeline beside the time spent in each status (its height reserved before plotly.js
+    has loaded, so nothing moves when it draws)."""
+    graph = dcc.Graph(
+        id="job-timeline",
+        figure=status_timeline_figure(segments),
+        config=GRAPH_CONFIG,
+        style={"height": f"{timeline_height(segments)}px"},
+    )
     header = dbc.CardHeader(
         [
             html.Span("Time in each status"),
@@ -186,23 +183,31 @@ def _timeline_card(segments: list[Segment], *, note: str) -> dbc.Card:
     return dbc.Card([header, dbc.CardBody(body)], className="shadow-sm mb-4")
 
 
-def _history_card() -> dbc.Card:
-    """The job's events, newest first, one page at a time (the callback fills the rows)."""
+def _history_card(view: dict[str, Any]) -> dbc.Card:
+    """The job's events, newest first, one page at a time: ``view`` is the first page's (see
+    :func:`history_page`), the paging buttons' callback answers the others."""
     header = dbc.CardHeader(
         [
             html.Span("History, newest first"),
-            html.Span(id="job-history-caption", className="small text-body-secondary fw-normal"),
+            html.Span(
+                view["caption"], id="job-history-caption", className="small text-body-secondary fw-normal"
+            ),
         ],
         className="d-flex justify-content-between align-items-center",
     )
+    enabled = {role for role in ("first", "back", "forward") if not view[f"{PAGER_ROLES[role]}_disabled"]}
     paging = pager(
         first=("job-history-newest", "Newest"),
         back=("job-history-newer", "Newer"),
         forward=("job-history-older", "Older"),
+        enabled=enabled,
     )
     return paged_table(
-        columns=[html.Th("Status"), html.Th("Time (UTC)"), html.Th("Message")],
-        rows_id="job-history-rows",
+        prefix="job-history",
+        headers=[header_cell(column) for column in HISTORY_COLUMNS],
+        spec=HISTORY_SPEC,
+        data=view["data"],
+        notice=view["notice"],
         table_class="table align-middle mb-0 history-table",
         footer=paging,
         footer_class="d-flex justify-content-end",
@@ -240,18 +245,20 @@ def layout(job_id: object = None, **_query: object) -> html.Div:
     note = build_timeline_note(shown=len(newest.results), total=int(job["history_count"]))
     return html.Div(
         [
-            dcc.Store(id="job-history-state", data={"job_id": number}),
             build_job_header(job, now=now),
             _timeline_card(status_segments(newest.results, now=now), note=note),
-            _history_card(),
+            _history_card(history_page(None, {"job_id": number})),
         ],
         id="job-page",
     )
 
 
 def history_page(trigger: object, state: object) -> dict[str, Any]:
-    """The history page asked for by a paging button (or the first page), as the callback's outputs."""
+    """The history page asked for by a paging button (the newest one for any other ``trigger``), as the
+    callback's outputs: ``data`` (rows and cursors) for the browser to draw, a caption, an empty or
+    error ``notice``, and which paging buttons are disabled."""
     state = state if isinstance(state, dict) else {}
+    job_id = state.get("job_id")
     out: dict[str, Any] = {"newest_disabled": True, "newer_disabled": True, "older_disabled": True}
     cursor: object = None
     if trigger == "job-history-older":
@@ -265,7 +272,7 @@ def history_page(trigger: object, state: object) -> dict[str, Any]:
         with get_database().read() as conn:
             page = job_history(
                 conn,
-                job_id=state.get("job_id"),  # type: ignore[arg-type]  # validated by the data layer
+                job_id=job_id,  # type: ignore[arg-type]  # validated by the data layer
                 page_size=min(HISTORY_PAGE_SIZE, settings.max_page_size),
                 max_page_size=settings.max_page_size,
                 cursor=cursor,
@@ -274,30 +281,21 @@ def history_page(trigger: object, state: object) -> dict[str, Any]:
         errors = exc.errors if isinstance(exc, ValidationError) else []
         detail = None if errors else "This job no longer exists."
         alert = error_state("This history page is not available", errors=errors, detail=detail)
-        return {
-            **out,
-            "rows": [html.Tr(html.Td(alert, colSpan=3, className="p-0 border-0"))],
-            "state": state,
-            "caption": "",
-        }
+        return {**out, "data": {**state, "rows": []}, "caption": "", "notice": alert}
     except SQLAlchemyError:
         log.exception("job history query failed")
         alert = error_state("The database did not answer", detail="Try again in a moment.")
-        return {
-            **out,
-            "rows": [html.Tr(html.Td(alert, colSpan=3, className="p-0 border-0"))],
-            "state": state,
-            "caption": "",
-        }
-    rows = build_history_rows(page.results) or [
-        html.Tr(
-            html.Td(empty_state("No events", "This job has no history."), colSpan=3, className="border-0")
-        )
-    ]
+        return {**out, "data": {**state, "rows": []}, "caption": "", "notice": alert}
+    shown = len(page.results)
     return {
-        "rows": rows,
-        "state": {"job_id": state.get("job_id"), "next": page.next_cursor, "previous": page.previous_cursor},
-        "caption": f"{len(page.results)} event{'s' if len(page.results) != 1 else ''} on this page",
+        "data": {
+            "job_id": job_id,
+            "rows": rows_data(page.results, HISTORY_COLUMNS),
+            "next": page.next_cursor,
+            "previous": page.previous_cursor,
+        },
+        "notice": None if shown else empty_state("No events", "This job has no history."),
+        "caption": f"{shown} event{'s' if shown != 1 else ''} on this page",
         "newest_disabled": cursor is None,
         "newer_disabled": page.previous_cursor is None,
         "older_disabled": page.next_cursor is None,
@@ -306,8 +304,8 @@ def history_page(trigger: object, state: object) -> dict[str, Any]:
 
 @callbacks.callback(
     output={
-        "rows": Output("job-history-rows", "children"),
-        "state": Output("job-history-state", "data"),
+        "data": Output("job-history-data", "data"),
+        "notice": Output("job-history-notice", "children"),
         "caption": Output("job-history-caption", "children"),
         "newest_disabled": Output("job-history-newest", "disabled"),
         "newer_disabled": Output("job-history-newer", "disabled"),
@@ -320,11 +318,15 @@ def history_page(trigger: object, state: object) -> dict[str, Any]:
             Input("job-history-older", "n_clicks"),
         ]
     },
-    state={"state": State("job-history-state", "data")},
+    state={"state": State("job-history-data", "data")},
+    prevent_initial_call=True,  # the newest page is part of the layout
 )
 def on_history_page(clicks: object, state: object) -> dict[str, Any]:
-    """Show the newest history page, or the one a paging button asks for."""
+    """Show the page a paging button asks for."""
     return history_page(ctx.triggered_id, state)
+
+
+renderer_callback(callbacks, "job-history")
 
 
 dash.register_page(

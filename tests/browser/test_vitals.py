@@ -57,9 +57,6 @@ def page_ready(duo: Any, path: str) -> None:
     duo.driver.execute_script("return new Promise(function (r) { setTimeout(r, 500); });")
 
 
-@pytest.mark.xfail(
-    strict=True, reason="rows and charts arrive after the first paint (fixed with rows as data)"
-)
 def test_no_page_shifts_its_layout_while_its_data_arrives(dash_server: Any, seeded: Database) -> None:
     duo = dash_server
     with seeded.read() as conn:
@@ -71,9 +68,6 @@ def test_no_page_shifts_its_layout_while_its_data_arrives(dash_server: Any, seed
     assert all(shift <= CLS_LIMIT for shift in shifts.values()), shifts
 
 
-@pytest.mark.xfail(
-    strict=True, reason="the page-size select and jump date are unlabelled (fixed with rows as data)"
-)
 def test_every_control_has_a_label(dash_server: Any, seeded: Database) -> None:
     duo = dash_server
     with seeded.read() as conn:

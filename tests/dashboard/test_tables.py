@@ -5,9 +5,18 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from dash import html
 
-from dashboard.components import STATUS_COLORS
-from dashboard.tables import HISTORY_COLUMNS, JOB_COLUMNS, Column, render_spec, rows_data
+from dashboard.components import STATUS_COLORS, pager
+from dashboard.tables import (
+    HISTORY_COLUMNS,
+    JOB_COLUMNS,
+    Column,
+    header_cell,
+    paged_table,
+    render_spec,
+    rows_data,
+)
 
 T0 = dt.datetime(2026, 1, 31, 14, 5, 9, 123456, tzinfo=dt.UTC)
 
@@ -65,3 +74,29 @@ def test_the_spec_says_how_each_column_is_drawn() -> None:
 def test_a_column_kind_the_browser_cannot_draw_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown column kind"):
         Column("duration", "Duration", "sparkline")
+
+
+def test_a_paged_table_draws_its_rows_from_its_data_store_and_has_the_pager_below() -> None:
+    footer = pager(first=("f", "First"), back=("b", "Back"), forward=("n", "Next"))
+    spec = render_spec("t-rows", JOB_COLUMNS, row_class="job-row", row_key="jobId")
+    data = {"rows": [{"id": 1}], "next": None, "previous": None}
+    card = paged_table(
+        prefix="t",
+        headers=[header_cell(column) for column in JOB_COLUMNS],
+        spec=spec,
+        data=data,
+        notice=html.Span("nothing here"),
+        table_class="table",
+        footer=footer,
+    )
+    body, card_footer = card.children
+    loading = body.children
+    assert loading.target_components == {"t-data": "data"}  # only the table dims while a page loads
+    store, spec_store, rendered, table_box, notice = loading.children.children
+    assert (store.id, store.data) == ("t-data", data)
+    assert (spec_store.id, spec_store.data) == ("t-spec", spec) and rendered.id == "t-rendered"
+    head, rows = table_box.children.children
+    assert [th.children for th in head.children.children] == [column.header for column in JOB_COLUMNS]
+    assert rows.id == "t-rows" and getattr(rows, "children", None) is None  # drawn by the browser
+    assert notice.id == "t-notice" and notice.children.children == "nothing here"
+    assert card_footer.children is footer
