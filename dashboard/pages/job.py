@@ -163,11 +163,9 @@ def not_found(detail: str) -> html.Div:
 def _timeline_card(segments: list[Segment], *, note: str) -> dbc.Card:
     """The swim-lane timeline beside the time spent in each status (its height reserved before plotly.js
     has loaded, so nothing moves when it draws)."""
-    graph = dcc.Graph(
-        id="job-timeline",
-        figure=status_timeline_figure(segments),
-        config=GRAPH_CONFIG,
-        style={"height": f"{timeline_height(segments)}px"},
+    graph = html.Div(
+        dcc.Graph(id="job-timeline", figure=status_timeline_figure(segments), config=GRAPH_CONFIG),
+        style={"minHeight": f"{timeline_height(segments)}px"},
     )
     header = dbc.CardHeader(
         [

@@ -166,12 +166,11 @@ def _range_controls() -> html.Div:
 
 def _chart_card(title: str, graph_id: str, *, width: int) -> dbc.Col:
     """A titled chart, "Loading…" until the callback draws it."""
-    # The height is reserved before plotly.js has loaded, so the page does not move when it draws.
-    graph = dcc.Graph(
-        id=graph_id,
-        config=GRAPH_CONFIG,
-        figure=empty_figure("Loading…", height=CHART_HEIGHT),
-        style={"height": f"{CHART_HEIGHT}px"},
+    # The chart component and plotly.js load after the page is drawn: its height is reserved around it,
+    # so that the page does not move when it appears.
+    graph = html.Div(
+        dcc.Graph(id=graph_id, config=GRAPH_CONFIG, figure=empty_figure("Loading…", height=CHART_HEIGHT)),
+        style={"minHeight": f"{CHART_HEIGHT}px"},
     )
     card = dbc.Card([dbc.CardHeader(title), dbc.CardBody(graph)], className="h-100 shadow-sm")
     return dbc.Col(card, lg=width)
