@@ -34,7 +34,14 @@ THEME: dict[str, Any] = {
     "font": {"family": FONT, "color": NEUTRAL, "size": 12},
     "margin": {"l": 48, "r": 16, "t": 8, "b": 36},
     "hoverlabel": {"font": {"family": FONT}},
-    "legend": {"orientation": "h", "x": 0, "y": 1.02, "xanchor": "left", "yanchor": "bottom"},
+    "legend": {
+        "orientation": "h",
+        "x": 0,
+        "y": 1.02,
+        "xanchor": "left",
+        "yanchor": "bottom",
+        "traceorder": "normal",
+    },
     "uirevision": "keep",
 }
 AXIS = {"gridcolor": GRID, "linecolor": GRID, "zeroline": False}
