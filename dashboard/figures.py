@@ -49,7 +49,7 @@ AXIS = {"gridcolor": GRID, "linecolor": GRID, "zeroline": False}
 
 def plotly_time(value: dt.datetime) -> str:
     """An aware datetime as UTC text plotly.js reads as a date."""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return value.astimezone(dt.UTC).isoformat(" ", "seconds")[:19]
 
 
 def figure(data: list[dict[str, Any]], **layout: Any) -> Figure:

@@ -472,7 +472,19 @@ def update_view(
     )
     labels = build_sort_labels(wanted.ordering)
     out.update(sort_name=labels["name"], sort_created=labels["created"], sort_updated=labels["updated"])
+    # The URL the table shows, so that the page's Location reporting that same URL costs nothing.
+    out["data"] = {**out["data"], "search": out["search"] if isinstance(out["search"], str) else search}
     return out
+
+
+def same_query(search: object, shown: object) -> bool:
+    """Whether the URL query ``search`` is the one the table data ``shown`` was read for."""
+    if not isinstance(shown, dict) or not isinstance(shown.get("search"), str):
+        return False
+    try:
+        return args_from_search(search) == args_from_search(shown["search"])
+    except ValidationError:
+        return False
 
 
 @callbacks.callback(
@@ -514,6 +526,8 @@ def on_view_change(
     if not isinstance(pathname, str) or pathname.rstrip("/") != "/jobs":
         raise PreventUpdate  # leaving for another page: nothing to render here
     trigger = ctx.triggered_id
+    if trigger == "jobs-url" and same_query(search, shown):
+        raise PreventUpdate  # the Location reports the URL the layout already read: the rows are shown
     controls = {
         "statuses": statuses,
         "q": q,

@@ -148,7 +148,7 @@ def test_bad_urls_get_a_message_in_the_page(app: Any, page: ModuleType, search: 
     with app.server.test_request_context():
         out = page.update_view("jobs-url", search=search, controls=CONTROLS)
     assert '"data-state": "error"' in text(out["notice"])
-    assert out["data"] == page.EMPTY and out["next_disabled"] is True
+    assert out["data"]["rows"] == [] and out["data"]["next"] is None and out["next_disabled"] is True
 
 
 @pytest.mark.parametrize(
@@ -242,3 +242,17 @@ def test_jumping_to_a_date_filters_the_created_range_and_shows_it(app: Any, page
         )
     assert out["search"] == "?created_before=2026-01-06T00:00:00+00:00".replace("+", "%2B")
     assert out["created_before"] == "2026-01-06T00:00:00" and out["created_after"] == ""
+
+
+def test_the_url_the_layout_already_shows_is_not_read_again(app: Any, page: ModuleType, client: Any) -> None:
+    with app.server.test_request_context():
+        shown = page.update_view(None, search="?status=FAILED", controls=CONTROLS)["data"]
+    assert shown["search"] == "?status=FAILED"
+    assert page.same_query("?status=FAILED", shown) and page.same_query("status=FAILED", shown)
+    assert not page.same_query("?status=RUNNING", shown) and not page.same_query("", {"rows": []})
+    values = {"jobs-url.pathname": "/jobs", "jobs-url.search": "?status=FAILED", "jobs-data.data": shown}
+    same = post_callback(client, "jobs-data.data", values, triggered=["jobs-url.search"])
+    assert same.status_code == 204  # nothing to do: the page already shows it
+    values["jobs-url.search"] = "?status=RUNNING"
+    other = post_callback(client, "jobs-data.data", values, triggered=["jobs-url.search"])
+    assert other.status_code == 200 and '"search":"?status=RUNNING"' in other.get_data(as_text=True)
