@@ -66,6 +66,7 @@ RESULTS = DOCS / "dashboard_speed.json"
 LIGHTHOUSE_DIR = ROOT / "benchmarks" / "lighthouse"
 ENCODINGS = {"Accept-Encoding": "gzip, deflate, br"}
 PAGE_SIZE = 50
+NOTHING = " (204: nothing to change)"
 CHROME_ARGS = (
     "--headless",
     "--no-sandbox",
@@ -397,14 +398,18 @@ def replay(port: int, method: str, path: str, body: bytes | None, args: argparse
     client = KeepAliveClient(HOST, port)
     measurement = Measurement()
     sizes = []
+
+    def send(request_headers: dict[str, str]) -> Any:
+        response = client.request(method, path, body, request_headers)
+        # 204: a callback that found nothing to change (Dash's PreventUpdate), a valid answer.
+        return response if response.status == 204 else expect_ok(response, path)
+
     for number in range(args.warmup + args.requests):
-        response = expect_ok(client.request(method, path, body, headers), path)
+        response = send(headers)
         if number >= args.warmup:
             measurement.add_response(response)
             sizes.append(len(response.body))
-    plain = expect_ok(
-        client.request(method, path, body, {k: v for k, v in headers.items() if k != "Accept-Encoding"}), path
-    )
+    plain = send({k: v for k, v in headers.items() if k != "Accept-Encoding"})
     client.close()
     load = run_threads(
         HOST,
@@ -413,8 +418,10 @@ def replay(port: int, method: str, path: str, body: bytes | None, args: argparse
         connections=16,
         seconds=args.load_seconds,
         make_request=lambda c, _i: c.request(method, path, body, headers),
+        expected_status=plain.status,
     )
     return {
+        "status": plain.status,
         **measurement.result(),
         "bytes": int(statistics.median(sizes)),
         "bytes_uncompressed": len(plain.body),
@@ -652,7 +659,8 @@ def markdown(results: dict[str, Any]) -> str:
             for action, calls in data.get("callbacks", {}).items():
                 for call in calls:
                     lines.append(
-                        f"| {action}: `{call['output'][:60]}` | {kind} | {call['p50']:.2f} | "
+                        f"| {action}: `{call['output'][:60]}`{NOTHING if call.get('status') == 204 else ''} "
+                        f"| {kind} | {call['p50']:.2f} | "
                         f"{_kb(call['bytes'])} "
                         f"({_kb(call['bytes_uncompressed'])}) | {call['load16']['requests_per_s']:.0f} |"
                     )
