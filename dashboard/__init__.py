@@ -9,6 +9,7 @@ from werkzeug.routing import IntegerConverter
 from dashboard.api import register_api
 from dashboard.cache import init_cache
 from dashboard.database import init_db
+from dashboard.delivery import init_delivery
 from dashboard.errors import init_error_handlers
 from dashboard.health import bp as health_bp
 from dashboard.instrumentation import init_instrumentation
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     register_api(server)
     app = init_dash(server)
     init_security_headers(app)
+    init_delivery(app, settings)
     return app
 
 

@@ -7,7 +7,7 @@ event messages always go into components as plain text children, never as HTML o
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import dash_bootstrap_components as dbc
@@ -157,42 +157,29 @@ def page_header(title: str, subtitle: Component, actions: Component, *, spacing:
     )
 
 
-def paged_table(
+def pager(
     *,
-    columns: list[html.Th],
-    rows_id: str,
-    table_class: str,
-    footer: Component,
-    footer_class: str | None = None,
-    header: Component | None = None,
-) -> dbc.Card:
-    """A card holding a table whose rows (``rows_id``) a callback fills one keyset page at a time, dimmed
-    under a spinner while a page loads, with the paging controls in its footer."""
-    table = html.Table([html.Thead(html.Tr(columns)), html.Tbody(id=rows_id)], className=table_class)
-    loading = dcc.Loading(
-        html.Div(table, className="table-responsive"),
-        # Dash types target_components as an empty TypedDict; it maps a component id to a property.
-        target_components={rows_id: "children"},  # type: ignore[arg-type]
-        delay_show=250,
-        overlay_style={"visibility": "visible", "opacity": 0.45},
-        custom_spinner=dbc.Spinner(color="primary"),
-    )
-    parts: list[Component] = [] if header is None else [header]
-    parts.append(dbc.CardBody(loading, className="p-0"))
-    parts.append(dbc.CardFooter(footer, className=footer_class) if footer_class else dbc.CardFooter(footer))
-    return dbc.Card(parts, className="shadow-sm")
-
-
-def pager(*, first: tuple[str, str], back: tuple[str, str], forward: tuple[str, str]) -> dbc.ButtonGroup:
-    """First / back / forward buttons for keyset paging, each given as (component id, label); all disabled
-    until a page has loaded and says where it can go."""
+    first: tuple[str, str],
+    back: tuple[str, str],
+    forward: tuple[str, str],
+    enabled: Collection[str] = (),
+) -> dbc.ButtonGroup:
+    """First / back / forward buttons for keyset paging, each given as (component id, label); those whose
+    role ("first", "back", "forward") is not in ``enabled`` start disabled (the page says where it can go)."""
     icons = {"first": "bi-chevron-bar-left", "back": "bi-chevron-left", "forward": "bi-chevron-right"}
     buttons = []
     for role, (component_id, label) in {"first": first, "back": back, "forward": forward}.items():
         icon = html.I(className=f"bi {icons[role]} " + ("ms-1" if role == "forward" else "me-1"))
         content = [label, icon] if role == "forward" else [icon, label]
         buttons.append(
-            dbc.Button(content, id=component_id, color="secondary", outline=True, size="sm", disabled=True)
+            dbc.Button(
+                content,
+                id=component_id,
+                color="secondary",
+                outline=True,
+                size="sm",
+                disabled=role not in enabled,
+            )
         )
     return dbc.ButtonGroup(buttons)
 

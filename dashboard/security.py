@@ -17,15 +17,16 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, TypeVar
 
 import dash
 from flask import Flask, Response, request
 
+from dashboard.delivery import static_origins
 from dashboard.paths import HEALTH_PATHS, is_api_path
 from dashboard.problems import problem
-from dashboard.settings import Settings
+from dashboard.settings import Settings, get_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 Access = Literal["public", "read", "write"]
@@ -119,15 +120,19 @@ def script_hashes(html: str) -> list[str]:
     ]
 
 
-def content_security_policy(script_sources: list[str]) -> str:
-    """The policy for our pages (the API answers JSON and gets the same, harmless there)."""
+def content_security_policy(script_sources: list[str], static_origins: Sequence[str] = ()) -> str:
+    """The policy for our pages (the API answers JSON and gets the same, harmless there).
+
+    ``static_origins`` are the other origins scripts, styles and fonts come from (``JOBDASH_STATIC_URL``).
+    """
+    static = "".join(f" {origin}" for origin in static_origins)
     return "; ".join(
         [
             "default-src 'self'",
-            "script-src 'self' " + " ".join(sorted(set(script_sources))),
-            "style-src 'self' 'unsafe-inline'",
-            "img-src 'self' data:",
-            "font-src 'self' data:",
+            "script-src 'self'" + static + " " + " ".join(sorted(set(script_sources))),
+            "style-src 'self' 'unsafe-inline'" + static,
+            "img-src 'self' data:" + static,
+            "font-src 'self' data:" + static,
             "connect-src 'self'",
             "object-src 'none'",
             "base-uri 'self'",
@@ -143,7 +148,8 @@ def init_security_headers(app: dash.Dash) -> None:
 
     def add_headers(response: Response) -> Response:
         if not policy:
-            policy.append(content_security_policy([*app.csp_hashes(), *script_hashes(app.index_string)]))
+            scripts = [*app.csp_hashes(), *script_hashes(app.index_string)]
+            policy.append(content_security_policy(scripts, static_origins(get_settings())))
         response.headers.setdefault("Content-Security-Policy", policy[0])
         for name, value in FIXED_HEADERS.items():
             response.headers.setdefault(name, value)

@@ -76,6 +76,17 @@ def _cache_url(raw: str) -> str | None:
     return url
 
 
+def _static_url(raw: str) -> str | None:
+    """Blank, or an absolute http(s) URL without query or fragment, given a trailing slash."""
+    url = raw.strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"must be an absolute http:// or https:// URL without query, got {raw!r}")
+    return url.rstrip("/") + "/"
+
+
 def _tokens(raw: str) -> tuple[str, ...]:
     return tuple(token.strip() for token in raw.split(",") if token.strip())
 
@@ -139,6 +150,8 @@ class Settings:
     web_concurrency: int = _env("WEB_CONCURRENCY", "2", _integer(1, 256))
     threads: int = _env("JOBDASH_THREADS", "4", _integer(1, 256))
     request_read_timeout_s: int = _env("JOBDASH_REQUEST_READ_TIMEOUT_S", "10", _integer(1, 3600))
+    # Browsers load assets/ from here, and Dash's bundles from their CDN (dashboard/delivery.py).
+    static_url: str | None = _env("JOBDASH_STATIC_URL", "", _static_url)
 
     def __post_init__(self) -> None:
         if self.default_page_size > self.max_page_size:

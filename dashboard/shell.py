@@ -22,8 +22,10 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from dashboard import pages
+from dashboard.delivery import dash_options
 from dashboard.pages import PageCallbacks
 from dashboard.problems import problem
+from dashboard.settings import get_settings
 
 # Installed from the wheel, assets/ is inside this package (setup.py); in a checkout it is beside it.
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -247,6 +249,8 @@ def _refuse_malformed_callback_requests(app: dash.Dash) -> None:
 
 def init_dash(server: Flask) -> dash.Dash:
     """Create the Dash app unattached (``server=False``), load its pages, then attach it to ``server``."""
+    with server.app_context():
+        settings = get_settings()
     app = dash.Dash(
         "dashboard",
         server=False,
@@ -260,6 +264,7 @@ def init_dash(server: Flask) -> dash.Dash:
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
         # Dash's social-card tags copy the request's Host into the page (twitter:url): none wanted.
         include_pages_meta=False,
+        **dash_options(settings),
     )
     app.index_string = _INDEX
     app.layout = shell_layout

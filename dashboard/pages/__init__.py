@@ -27,6 +27,7 @@ class PageCallbacks:
 
     def __init__(self) -> None:
         self._recorded: list[tuple[tuple[Any, ...], dict[str, Any], Callable[..., Any]]] = []
+        self._clientside: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
 
     def callback(self, *args: Any, **kwargs: Any) -> Callable[[F], F]:
         """Record a callback with ``app.callback``'s arguments; the function itself is returned as is."""
@@ -37,10 +38,16 @@ class PageCallbacks:
 
         return record
 
+    def clientside_callback(self, function: Any, *args: Any, **kwargs: Any) -> None:
+        """Record a callback that runs in the browser, with ``app.clientside_callback``'s arguments."""
+        self._clientside.append((function, args, kwargs))
+
     def attach(self, app: dash.Dash) -> None:
         """Register every recorded callback on ``app``."""
         for args, kwargs, function in self._recorded:
             app.callback(*args, **kwargs)(function)
+        for clientside, args, kwargs in self._clientside:
+            app.clientside_callback(clientside, *args, **kwargs)
 
 
 def database_error_state(

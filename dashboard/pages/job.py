@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import dash
@@ -19,14 +19,21 @@ from dashboard.components import (
     format_duration,
     format_timestamp,
     html_attributes,
-    paged_table,
     pager,
     status_badge,
 )
 from dashboard.database import get_database
-from dashboard.figures import GRAPH_CONFIG, status_timeline_figure
+from dashboard.figures import GRAPH_CONFIG, status_timeline_figure, timeline_height
 from dashboard.pages import PageCallbacks, database_error_state
 from dashboard.settings import get_settings
+from dashboard.tables import (
+    HISTORY_COLUMNS,
+    header_cell,
+    paged_table,
+    render_spec,
+    renderer_callback,
+    rows_data,
+)
 from dashboard.timeline import Segment, status_segments, time_in_status, total_duration
 from db.errors import NotFound, ValidationError
 from db.models import STATUSES
@@ -38,6 +45,9 @@ callbacks = PageCallbacks()
 # The timeline reads at most this many of the newest events, so a job with a huge history stays cheap.
 TIMELINE_EVENTS = 200
 HISTORY_PAGE_SIZE = 20
+HISTORY_SPEC = render_spec("job-history-rows", HISTORY_COLUMNS, row_class="history-row", row_key="eventId")
+# The paging buttons by role, named as history_page's outputs name them.
+PAGER_ROLES = {"first": "newest", "back": "newer", "forward": "older"}
 _ID_PATTERN = re.compile(r"[1-9][0-9]{0,18}")
 
 
@@ -136,25 +146,6 @@ def build_time_breakdown(segments: list[Segment]) -> html.Div:
     return html.Div(items, className="time-breakdown")
 
 
-def build_history_rows(events: Iterable[Mapping[str, Any]]) -> list[html.Tr]:
-    """One row per event, newest first as given; messages are shown as text."""
-    return [
-        html.Tr(
-            [
-                html.Td(status_badge(event["status"])),
-                html.Td(format_timestamp(event["timestamp"]), className="time-cell"),
-                html.Td(
-                    event["message"] or "—",
-                    className="message-cell" + ("" if event["message"] else " text-body-secondary"),
-                ),
-            ],
-            className="history-row",
-            **html_attributes(data_event_id=str(int(event["id"]))),
-        )
-        for event in events
-    ]
-
-
 def not_found(detail: str) -> html.Div:
     """The friendly answer for an unknown or malformed job id."""
     return html.Div(
@@ -170,8 +161,12 @@ def not_found(detail: str) -> html.Div:
 
 
 def _timeline_card(segments: list[Segment], *, note: str) -> dbc.Card:
-    """The swim-lane timeline beside the time spent in each status."""
-    graph = dcc.Graph(id="job-timeline", figure=status_timeline_figure(segments), config=GRAPH_CONFIG)
+    """The swim-lane timeline beside the time spent in each status (its height reserved before plotly.js
+    has loaded, so nothing moves when it draws)."""
+    graph = html.Div(
+        dcc.Graph(id="job-timeline", figure=status_timeline_figure(segments), config=GRAPH_CONFIG),
+        style={"minHeight": f"{timeline_height(segments)}px"},
+    )
     header = dbc.CardHeader(
         [
             html.Span("Time in each status"),
@@ -186,23 +181,31 @@ def _timeline_card(segments: list[Segment], *, note: str) -> dbc.Card:
     return dbc.Card([header, dbc.CardBody(body)], className="shadow-sm mb-4")
 
 
-def _history_card() -> dbc.Card:
-    """The job's events, newest first, one page at a time (the callback fills the rows)."""
+def _history_card(view: dict[str, Any]) -> dbc.Card:
+    """The job's events, newest first, one page at a time: ``view`` is the first page's (see
+    :func:`history_page`), the paging buttons' callback answers the others."""
     header = dbc.CardHeader(
         [
             html.Span("History, newest first"),
-            html.Span(id="job-history-caption", className="small text-body-secondary fw-normal"),
+            html.Span(
+                view["caption"], id="job-history-caption", className="small text-body-secondary fw-normal"
+            ),
         ],
         className="d-flex justify-content-between align-items-center",
     )
+    enabled = {role for role in ("first", "back", "forward") if not view[f"{PAGER_ROLES[role]}_disabled"]}
     paging = pager(
         first=("job-history-newest", "Newest"),
         back=("job-history-newer", "Newer"),
         forward=("job-history-older", "Older"),
+        enabled=enabled,
     )
     return paged_table(
-        columns=[html.Th("Status"), html.Th("Time (UTC)"), html.Th("Message")],
-        rows_id="job-history-rows",
+        prefix="job-history",
+        headers=[header_cell(column) for column in HISTORY_COLUMNS],
+        spec=HISTORY_SPEC,
+        data=view["data"],
+        notice=view["notice"],
         table_class="table align-middle mb-0 history-table",
         footer=paging,
         footer_class="d-flex justify-content-end",
@@ -234,10 +237,9 @@ def layout(job_id: object = None, **_query: object) -> html.Div:
     note = build_timeline_note(shown=len(newest.results), total=int(job["history_count"]))
     return html.Div(
         [
-            dcc.Store(id="job-history-state", data={"job_id": number}),
             build_job_header(job, now=now),
             _timeline_card(status_segments(newest.results, now=now), note=note),
-            _history_card(),
+            _history_card(history_page(None, {"job_id": number})),
         ],
         id="job-page",
     )
@@ -259,16 +261,16 @@ def _read_history(state: dict[str, Any], cursor: object) -> Page:
 
 
 def _history_outputs(page: Page, job_id: object, *, first: bool) -> dict[str, Any]:
-    """The callback's outputs for a page of history that was read."""
-    rows = build_history_rows(page.results) or [
-        html.Tr(
-            html.Td(empty_state("No events", "This job has no history."), colSpan=3, className="border-0")
-        )
-    ]
+    """The callback's outputs for a page of history that was read: its rows as data for the browser."""
     shown = len(page.results)
     return {
-        "rows": rows,
-        "state": {"job_id": job_id, "next": page.next_cursor, "previous": page.previous_cursor},
+        "data": {
+            "job_id": job_id,
+            "rows": rows_data(page.results, HISTORY_COLUMNS),
+            "next": page.next_cursor,
+            "previous": page.previous_cursor,
+        },
+        "notice": None if shown else empty_state("No events", "This job has no history."),
         "caption": f"{shown} event{'s' if shown != 1 else ''} on this page",
         "newest_disabled": first,
         "newer_disabled": page.previous_cursor is None,
@@ -293,8 +295,8 @@ def history_page(trigger: object, state: object) -> dict[str, Any]:
     else:
         return _history_outputs(page, state.get("job_id"), first=cursor is None)
     return {
-        "rows": [html.Tr(html.Td(alert, colSpan=3, className="p-0 border-0"))],
-        "state": state,
+        "data": {**state, "rows": []},
+        "notice": alert,
         "caption": "",
         "newest_disabled": True,
         "newer_disabled": True,
@@ -304,8 +306,8 @@ def history_page(trigger: object, state: object) -> dict[str, Any]:
 
 @callbacks.callback(
     output={
-        "rows": Output("job-history-rows", "children"),
-        "state": Output("job-history-state", "data"),
+        "data": Output("job-history-data", "data"),
+        "notice": Output("job-history-notice", "children"),
         "caption": Output("job-history-caption", "children"),
         "newest_disabled": Output("job-history-newest", "disabled"),
         "newer_disabled": Output("job-history-newer", "disabled"),
@@ -318,11 +320,15 @@ def history_page(trigger: object, state: object) -> dict[str, Any]:
             Input("job-history-older", "n_clicks"),
         ]
     },
-    state={"state": State("job-history-state", "data")},
+    state={"state": State("job-history-data", "data")},
+    prevent_initial_call=True,  # the newest page is part of the layout
 )
 def on_history_page(clicks: object, state: object) -> dict[str, Any]:
-    """Show the newest history page, or the one a paging button asks for."""
+    """Show the page a paging button asks for."""
     return history_page(ctx.triggered_id, state)
+
+
+renderer_callback(callbacks, "job-history")
 
 
 dash.register_page(

@@ -16,12 +16,14 @@ import dataclasses
 import datetime as dt
 import functools
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, dcc, html, no_update
+from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -30,12 +32,9 @@ from dashboard.components import (
     describe_count,
     empty_state,
     error_state,
-    format_timestamp,
     html_attributes,
     page_header,
-    paged_table,
     pager,
-    status_badge,
     status_options,
 )
 from dashboard.database import get_database
@@ -59,6 +58,7 @@ from dashboard.list_state import (
 from dashboard.pages import PageCallbacks, database_error_state
 from dashboard.params import JobListQuery
 from dashboard.settings import get_settings
+from dashboard.tables import JOB_COLUMNS, header_cell, paged_table, render_spec, renderer_callback, rows_data
 from db.errors import ValidationError
 from db.queries import Page, count_jobs, list_and_count_jobs
 from db.search import SearchPage
@@ -67,39 +67,17 @@ from db.validation import Q_MAX_LENGTH
 log = logging.getLogger(__name__)
 callbacks = PageCallbacks()
 
-COLUMNS = 5
 AUTO_REFRESH_MS = 10_000
 SORT_BUTTONS = {"jobs-sort-name": "name", "jobs-sort-created": "created", "jobs-sort-updated": "updated"}
 SORT_LABELS = {"name": "Name", "created": "Created (UTC)", "updated": "Updated (UTC)"}
 URL_TRIGGERS = {None, "jobs-url", "jobs-interval"}
-
-
-def build_job_rows(rows: Iterable[Mapping[str, Any]]) -> list[html.Tr]:
-    """One table row per job; the name links to the job (client-side navigation, text only)."""
-    return [
-        html.Tr(
-            [
-                html.Td(f"#{int(row['id'])}", className="text-body-secondary font-monospace small id-cell"),
-                html.Td(
-                    dcc.Link(
-                        row["name"], href=f"/jobs/{int(row['id'])}", className="job-link stretched-link"
-                    ),
-                    className="name-cell",
-                ),
-                html.Td(status_badge(row["status"])),
-                html.Td(format_timestamp(row["created_at"]), className="time-cell"),
-                html.Td(format_timestamp(row["updated_at"]), className="time-cell"),
-            ],
-            className="job-row",
-            **html_attributes(data_job_id=str(int(row["id"]))),
-        )
-        for row in rows
-    ]
-
-
-def build_state_row(content: Any) -> list[html.Tr]:
-    """A whole-width row holding an empty or error state, so the table keeps its shape."""
-    return [html.Tr(html.Td(content, colSpan=COLUMNS, className="p-0 border-0"), className="state-row")]
+JOBS_SPEC = render_spec("jobs-rows", JOB_COLUMNS, row_class="job-row", row_key="jobId")
+# Header buttons of the sortable columns: column key -> (button id, sort name of toggle_ordering).
+SORTABLE = {
+    "name": ("jobs-sort-name", "name"),
+    "created_at": ("jobs-sort-created", "created"),
+    "updated_at": ("jobs-sort-updated", "updated"),
+}
 
 
 def build_sort_labels(ordering: str) -> dict[str, list[Any]]:
@@ -114,13 +92,6 @@ def build_sort_labels(ordering: str) -> dict[str, list[Any]]:
         else:
             labels[column] = [label, html.I(className="bi bi-arrow-down-up ms-1 sort-arrow")]
     return labels
-
-
-def _sort_header(column: str, button_id: str, ordering: str) -> html.Th:
-    return html.Th(
-        html.Button(build_sort_labels(ordering)[column], id=button_id, className="sort-button", n_clicks=0),
-        scope="col",
-    )
 
 
 def _status_filter(component_id: str, statuses: list[str]) -> dbc.Col:
@@ -177,16 +148,18 @@ def _time_filter(label: str, component_id: str, value: str) -> dbc.Col:
     )
 
 
-def _page_size_select(component_id: str, page_size: str) -> dbc.Select:
-    """Rows per page: the usual choices up to the configured maximum."""
+def _page_size_select(component_id: str, page_size: str) -> html.Div:
+    """Rows per page: the usual choices up to the configured maximum (labelled for screen readers)."""
     settings = get_settings()
-    return dbc.Select(
+    select = dbc.Select(
         id=component_id,
         options=page_size_options(default=settings.default_page_size, maximum=settings.max_page_size),
         value=page_size,
         size="sm",
         className="page-size-select",
     )
+    label = dbc.Label("Rows per page", html_for=component_id, className="visually-hidden")
+    return html.Div([label, select])
 
 
 def _time_control(param: str, component_id: str, label: str) -> Control:
@@ -243,7 +216,7 @@ def _jump_to_date() -> html.Div:
     return html.Div(
         dbc.InputGroup(
             [
-                dbc.InputGroupText("Jump to", className="small"),
+                dbc.Label("Jump to", html_for="jobs-jump-date", className="input-group-text small mb-0"),
                 dbc.Input(id="jobs-jump-date", type="date", size="sm"),
                 dbc.Button("Go", id="jobs-jump", color="secondary", outline=True, size="sm"),
             ],
@@ -254,10 +227,13 @@ def _jump_to_date() -> html.Div:
     )
 
 
-def _table_footer(shown: Mapping[str, object]) -> html.Div:
-    """Page size and jump to a date on the left, the pager on the right."""
+def _table_footer(shown: Mapping[str, object], *, enabled: set[str]) -> html.Div:
+    """Page size and jump to a date on the left, the pager (``enabled`` buttons) on the right."""
     paging = pager(
-        first=("jobs-first", "First"), back=("jobs-prev", "Previous"), forward=("jobs-next", "Next")
+        first=("jobs-first", "First"),
+        back=("jobs-prev", "Previous"),
+        forward=("jobs-next", "Next"),
+        enabled=enabled,
     )
     left = html.Div(
         [*_built("footer", shown), _jump_to_date()], className="d-flex flex-wrap gap-2 align-items-center"
@@ -267,18 +243,23 @@ def _table_footer(shown: Mapping[str, object]) -> html.Div:
     )
 
 
-def _jobs_table(ordering: str, footer: html.Div) -> dbc.Card:
-    """The job table, its headers sorting by their column; the callback fills its rows."""
-    columns = [
-        html.Th("ID", scope="col", className="id-col"),
-        _sort_header("name", "jobs-sort-name", ordering),
-        html.Th("Status", scope="col", className="status-col"),
-        _sort_header("created", "jobs-sort-created", ordering),
-        _sort_header("updated", "jobs-sort-updated", ordering),
-    ]
+def _jobs_table(view: Mapping[str, Any], ordering: str, footer: html.Div) -> dbc.Card:
+    """The job table showing the first ``view``, its sortable headers sorting by their column."""
+    labels = build_sort_labels(ordering)
+    headers = []
+    for column in JOB_COLUMNS:
+        if column.key in SORTABLE:
+            button_id, name = SORTABLE[column.key]
+            button = html.Button(labels[name], id=button_id, className="sort-button", n_clicks=0)
+            headers.append(header_cell(column, button))
+        else:
+            headers.append(header_cell(column))
     return paged_table(
-        columns=columns,
-        rows_id="jobs-rows",
+        prefix="jobs",
+        headers=headers,
+        spec=JOBS_SPEC,
+        data=view["data"],
+        notice=view["notice"],
         table_class="table table-hover align-middle mb-0 jobs-table",
         footer=footer,
     )
@@ -295,22 +276,37 @@ def _shown_query(query: Mapping[str, object]) -> JobListQuery:
         return parse_view({}, **sizes)
 
 
+def _search_of(query: Mapping[str, object]) -> str:
+    """The URL's query string again, from the arguments Dash Pages gives ``layout``."""
+    try:
+        return "?" + urlencode(args_from_page_query(query), doseq=True)
+    except ValidationError:
+        return ""  # not text: the defaults are shown
+
+
 def layout(**query: object) -> html.Div:
-    """The page, its controls showing the URL's query (the callback then renders the table)."""
+    """The page showing the URL's query: its controls and its first page of jobs, read here so that the
+    rows are drawn with the page (nothing moves when they arrive); later changes go through the callback.
+    """
     parsed = _shown_query(query)
     shown = controls_from_query(parsed, CONTROLS)
-    count_note = html_attributes(aria_live="polite")
-    count = html.Div(id="jobs-count", className="text-body-secondary small", **count_note)
+    view = update_view(None, search=_search_of(query), controls={})
+    count = html.Div(
+        view["count"],
+        id="jobs-count",
+        className="text-body-secondary small jobs-count",
+        **html_attributes(aria_live="polite"),
+    )
     refresh = dbc.Switch(id="jobs-auto-refresh", label="Auto-refresh", value=False, className="mb-0 small")
+    enabled = {role for role, output in PAGER_OUTPUTS.items() if not view[output]}
     return html.Div(
         [
             dcc.Location(id="jobs-url", refresh=False),
-            dcc.Store(id="jobs-pager"),
             dcc.Interval(id="jobs-interval", interval=AUTO_REFRESH_MS, disabled=True),
             page_header("Jobs", count, refresh),
             _filters(shown),
             html.Div(id="jobs-filter-error", className="mb-3"),
-            _jobs_table(parsed.ordering, _table_footer(shown)),
+            _jobs_table(view, parsed.ordering, _table_footer(shown, enabled=enabled)),
         ],
         id="jobs-page",
     )
@@ -321,12 +317,13 @@ def requested_query(
     current: JobListQuery,
     *,
     controls: Mapping[str, object],
-    pager: object,
+    shown: object,
     jump_date: object,
     default_page_size: int,
     max_page_size: int,
 ) -> JobListQuery:
-    """The query the user asked for with ``trigger``, starting from the one the URL shows."""
+    """The query the user asked for with ``trigger``, starting from the one the URL shows (``shown`` is the
+    table's data, holding the cursors of the pages around it)."""
     if trigger in CONTROL_TRIGGERS:
         # A new filter or page size starts again from page one, keeping the sort.
         args = args_from_controls(controls, CONTROLS, ordering=current.ordering)
@@ -339,7 +336,7 @@ def requested_query(
     if trigger == "jobs-first":
         return with_cursor(current, None)
     if trigger in ("jobs-next", "jobs-prev"):
-        cursors = pager if isinstance(pager, dict) else {}
+        cursors = shown if isinstance(shown, dict) else {}
         token = cursors.get("next" if trigger == "jobs-next" else "previous")
         if token is None:
             raise ValidationError.single("cursor", "there is no page in that direction")
@@ -355,6 +352,11 @@ def _searched_note(conn: Connection, query: JobListQuery, page: Page) -> str:
     value = page.through["value"]
     where = value.strftime("%Y-%m-%d %H:%M UTC") if isinstance(value, dt.datetime) else repr(value)
     return f" · searched {page.scanned:,} of {describe_count(total)} here (up to {where}) — Next continues"
+
+
+EMPTY: dict[str, Any] = {"rows": [], "next": None, "previous": None}
+# The pager's buttons by role, named as the view's outputs name them.
+PAGER_OUTPUTS = {"first": "first_disabled", "back": "prev_disabled", "forward": "next_disabled"}
 
 
 def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) -> dict[str, Any]:
@@ -382,7 +384,7 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
             reset_href="/jobs" + reset_search,
             reset_label="Back to the first page",
         )
-        return {**out, "rows": build_state_row(state), "count": "", "pager": None}
+        return {**out, "data": EMPTY, "notice": state, "count": ""}
     except SQLAlchemyError:
         state = database_error_state(
             log,
@@ -390,33 +392,30 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
             detail="The list could not be loaded. Try again, or narrow the filters.",
             reset_href="/jobs" + reset_search,
         )
-        return {**out, "rows": build_state_row(state), "count": "", "pager": None}
-    if page.results:
-        rows = build_job_rows(page.results)
-    elif searched:
-        rows = build_state_row(
-            empty_state(
-                "No match in this stretch yet",
-                "The search read its budget of jobs without finding this name. Next searches further.",
-                icon="bi-search",
-            )
+        return {**out, "data": EMPTY, "notice": state, "count": ""}
+    notice: Component | None = None
+    if not page.results and searched:
+        notice = empty_state(
+            "No match in this stretch yet",
+            "The search read its budget of jobs without finding this name. Next searches further.",
+            icon="bi-search",
         )
-    else:
-        rows = build_state_row(
-            empty_state(
-                "No jobs match",
-                "Nothing matches these filters. Try a wider date range or fewer filters.",
-                icon="bi-search",
-                action=dcc.Link(
-                    "Clear all filters", href="/jobs", className="btn btn-sm btn-outline-primary"
-                ),
-            )
+    elif not page.results:
+        notice = empty_state(
+            "No jobs match",
+            "Nothing matches these filters. Try a wider date range or fewer filters.",
+            icon="bi-search",
+            action=dcc.Link("Clear all filters", href="/jobs", className="btn btn-sm btn-outline-primary"),
         )
     return {
         **out,
-        "rows": rows,
+        "data": {
+            "rows": rows_data(page.results, JOB_COLUMNS),
+            "next": page.next_cursor,
+            "previous": page.previous_cursor,
+        },
+        "notice": notice,
         "count": describe_count(count) + searched,
-        "pager": {"next": page.next_cursor, "previous": page.previous_cursor},
         "prev_disabled": page.previous_cursor is None,
         "next_disabled": page.next_cursor is None,
     }
@@ -425,9 +424,9 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
 OUTPUTS = {
     "search": Output("jobs-url", "search"),
     "controls": {control.param: Output(control.component_id, "value") for control in CONTROLS},
-    "rows": Output("jobs-rows", "children"),
+    "data": Output("jobs-data", "data"),
+    "notice": Output("jobs-notice", "children"),
     "count": Output("jobs-count", "children"),
-    "pager": Output("jobs-pager", "data"),
     "first_disabled": Output("jobs-first", "disabled"),
     "prev_disabled": Output("jobs-prev", "disabled"),
     "next_disabled": Output("jobs-next", "disabled"),
@@ -449,7 +448,7 @@ def update_view(
     *,
     search: object,
     controls: Mapping[str, object],
-    pager: object = None,
+    shown: object = None,
     jump_date: object = None,
 ) -> dict[str, Any]:
     """The whole view for one event: validate, decide the query, render one page (the callback's body)."""
@@ -468,7 +467,7 @@ def update_view(
                 reset_href="/jobs",
                 reset_label="Show all jobs",
             )
-            out.update(rows=build_state_row(state), count="", pager=None)
+            out.update(data=EMPTY, notice=state, count="")
             out.update(first_disabled=True, prev_disabled=True, next_disabled=True)
             return out
         # A control was used on a broken URL: start from the defaults instead.
@@ -482,7 +481,7 @@ def update_view(
     else:
         try:
             wanted = requested_query(
-                str(trigger), current, controls=controls, pager=pager, jump_date=jump_date, **sizes
+                str(trigger), current, controls=controls, shown=shown, jump_date=jump_date, **sizes
             )
         except ValidationError as exc:
             out["filter_error"] = error_state("Some filters are not valid", errors=exc.errors)
@@ -502,7 +501,19 @@ def update_view(
     )
     labels = build_sort_labels(wanted.ordering)
     out.update(sort_name=labels["name"], sort_created=labels["created"], sort_updated=labels["updated"])
+    # The URL the table shows, so that the page's Location reporting that same URL costs nothing.
+    out["data"] = {**out["data"], "search": out["search"] if isinstance(out["search"], str) else search}
     return out
+
+
+def same_query(search: object, shown: object) -> bool:
+    """Whether the URL query ``search`` is the one the table data ``shown`` was read for."""
+    if not isinstance(shown, dict) or not isinstance(shown.get("search"), str):
+        return False
+    try:
+        return args_from_search(search) == args_from_search(shown["search"])
+    except ValidationError:
+        return False
 
 
 @callbacks.callback(
@@ -516,9 +527,10 @@ def update_view(
     },
     state={
         "pathname": State("jobs-url", "pathname"),
-        "pager": State("jobs-pager", "data"),
+        "shown": State("jobs-data", "data"),
         "jump_date": State("jobs-jump-date", "value"),
     },
+    prevent_initial_call=True,  # the layout shows the URL's first page
 )
 def on_view_change(
     search: object,
@@ -526,7 +538,7 @@ def on_view_change(
     clicks: object,
     refresh: object,
     pathname: object,
-    pager: object,
+    shown: object,
     jump_date: object,
 ) -> dict[str, Any]:
     """The URL or a control changed: show the matching page of jobs and keep URL and controls in step."""
@@ -535,16 +547,23 @@ def on_view_change(
     if not isinstance(pathname, str) or pathname.rstrip("/") != "/jobs":
         raise PreventUpdate  # leaving for another page: nothing to render here
     trigger = ctx.triggered_id
+    if trigger == "jobs-url" and same_query(search, shown):
+        raise PreventUpdate  # the Location reports the URL the layout already read: the rows are shown
     return update_view(
         trigger if isinstance(trigger, str) else None,
         search=search,
         controls=controls,
-        pager=pager,
+        shown=shown,
         jump_date=jump_date,
     )
 
 
-@callbacks.callback(Output("jobs-interval", "disabled"), Input("jobs-auto-refresh", "value"))
+renderer_callback(callbacks, "jobs")
+
+
+@callbacks.callback(
+    Output("jobs-interval", "disabled"), Input("jobs-auto-refresh", "value"), prevent_initial_call=True
+)
 def toggle_auto_refresh(enabled: object) -> bool:
     """Auto-refresh is off unless switched on."""
     return enabled is not True

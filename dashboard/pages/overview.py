@@ -25,7 +25,13 @@ from dashboard.components import (
     status_label,
 )
 from dashboard.database import get_database
-from dashboard.figures import GRAPH_CONFIG, created_over_time_figure, empty_figure, status_distribution_figure
+from dashboard.figures import (
+    CHART_HEIGHT,
+    GRAPH_CONFIG,
+    created_over_time_figure,
+    empty_figure,
+    status_distribution_figure,
+)
 from dashboard.pages import PageCallbacks, database_error_state
 from db.errors import ValidationError
 from db.models import STATUSES
@@ -72,24 +78,23 @@ def counts_by_status(series: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def build_kpis(in_range: Mapping[str, int], totals: Totals) -> dbc.Row:
-    """One card for everything created in the range, one per status; all-time totals underneath."""
-    cards = [
-        stat_card(
-            "All jobs",
-            f"{sum(in_range.values()):,}",
-            caption=f"{describe_total(totals.total, exact=totals.exact)} all time",
-        )
-    ]
+def build_kpis(in_range: Mapping[str, int], totals: Totals | None) -> dbc.Row:
+    """One card for everything created in the range, one per status; all-time totals underneath.
+
+    Without ``totals`` (before the first answer) the cards are placeholders of the same size, so that
+    nothing below them moves when the figures arrive.
+    """
+
+    def figures(count: int, total: int) -> tuple[str, str]:
+        if totals is None:
+            return "…", "\u00a0"
+        return f"{count:,}", f"{describe_total(total, exact=totals.exact)} all time"
+
+    value, caption = figures(sum(in_range.values()), totals.total if totals else 0)
+    cards = [stat_card("All jobs", value, caption=caption)]
     for status in STATUSES:
-        cards.append(
-            stat_card(
-                status_label(status),
-                f"{in_range.get(status, 0):,}",
-                caption=f"{describe_total(totals.by_status.get(status, 0), exact=totals.exact)} all time",
-                status=status,
-            )
-        )
+        value, caption = figures(in_range.get(status, 0), totals.by_status.get(status, 0) if totals else 0)
+        cards.append(stat_card(status_label(status), value, caption=caption, status=status))
     return dbc.Row([dbc.Col(card, xs=6, md=4, xl=2) for card in cards], className="g-3")
 
 
@@ -155,7 +160,12 @@ def _range_controls() -> html.Div:
 
 def _chart_card(title: str, graph_id: str, *, width: int) -> dbc.Col:
     """A titled chart, "Loading…" until the callback draws it."""
-    graph = dcc.Graph(id=graph_id, config=GRAPH_CONFIG, figure=empty_figure("Loading…"))
+    # The chart component and plotly.js load after the page is drawn: its height is reserved around it,
+    # so that the page does not move when it appears.
+    graph = html.Div(
+        dcc.Graph(id=graph_id, config=GRAPH_CONFIG, figure=empty_figure("Loading…", height=CHART_HEIGHT)),
+        style={"minHeight": f"{CHART_HEIGHT}px"},
+    )
     card = dbc.Card([dbc.CardHeader(title), dbc.CardBody(graph)], className="h-100 shadow-sm")
     return dbc.Col(card, lg=width)
 
@@ -177,7 +187,7 @@ def _failures_card() -> dbc.Card:
 
 def layout(**_query: object) -> html.Div:
     """The overview; its callback fills it for the chosen range."""
-    as_of = html.Div(id="overview-as-of", className="text-body-secondary small")
+    as_of = html.Div("\u00a0", id="overview-as-of", className="text-body-secondary small")
     charts = [
         _chart_card("Jobs created, by current status", "overview-created", width=8),
         _chart_card("Status mix", "overview-distribution", width=4),
@@ -187,7 +197,7 @@ def layout(**_query: object) -> html.Div:
             page_header("Overview", as_of, _range_controls(), spacing="mb-4"),
             html.Div(id="overview-error"),
             dcc.Loading(
-                html.Div(id="overview-kpis", className="mb-4"),
+                html.Div(build_kpis({}, None), id="overview-kpis", className="mb-4"),
                 type="dot",
                 delay_show=300,
                 overlay_style={"visibility": "visible", "opacity": 0.5},

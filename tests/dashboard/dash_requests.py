@@ -55,8 +55,13 @@ def router_body(client: Any, pathname: object, search: object = "") -> dict[str,
 
 
 def post_callback(
-    client: Any, output_id: str, values: dict[str, Any], *, triggered: list[str] | None = None
+    client: Any,
+    output_id: str,
+    values: dict[str, Any],
+    *,
+    triggered: list[str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Any:
     """Call the callback that outputs ``output_id`` with ``values`` by "id.prop" (others None)."""
     body = callback_body(find_callback(client, output_id), values, triggered=triggered)
-    return client.post("/_dash-update-component", json=body)
+    return client.post("/_dash-update-component", json=body, headers=headers or {})

@@ -16,7 +16,6 @@ from dashboard.components import (
     format_duration,
     format_timestamp,
     html_attributes,
-    paged_table,
     pager,
     status_badge,
     status_options,
@@ -85,15 +84,9 @@ def test_html_attributes_spell_data_and_aria_names_with_dashes() -> None:
     assert html_attributes(data_job_id="7", aria_live="polite") == {"data-job-id": "7", "aria-live": "polite"}
 
 
-def test_a_paged_table_has_an_empty_body_for_its_callback_and_the_pager_below() -> None:
-    footer = pager(first=("f", "First"), back=("b", "Back"), forward=("n", "Next"))
-    card = paged_table(
-        columns=[html.Th("A"), html.Th("B")], rows_id="rows", table_class="table", footer=footer
+def test_the_pager_starts_with_only_the_directions_the_page_allows_enabled() -> None:
+    buttons = pager(first=("f", "First"), back=("b", "Back"), forward=("n", "Next"), enabled={"forward"})
+    assert [button.disabled for button in buttons.children] == [True, True, False]
+    assert all(
+        button.disabled for button in pager(first=("f", "F"), back=("b", "B"), forward=("n", "N")).children
     )
-    body, card_footer = card.children
-    loading = body.children
-    assert loading.target_components == {"rows": "children"}  # only the rows dim while a page loads
-    head, rows = loading.children.children.children
-    assert [th.children for th in head.children.children] == ["A", "B"]
-    assert rows.id == "rows" and getattr(rows, "children", None) is None
-    assert card_footer.children is footer

@@ -22,12 +22,12 @@ def render(view: str) -> Any:
     """What the page shows in place of its data for ``view``."""
     if view == "job list":
         jobs = importlib.import_module("dashboard.pages.jobs")
-        return jobs.update_view("jobs-url", search="?q=etl", controls=CONTROLS)["rows"]
+        return jobs.update_view("jobs-url", search="?q=etl", controls=CONTROLS)["notice"]
     job = importlib.import_module("dashboard.pages.job")
     if view == "job page":
         return job.layout(job_id="7")
     if view == "job history":
-        return job.history_page(None, {"job_id": 7})["rows"]
+        return job.history_page(None, {"job_id": 7})["notice"]
     return importlib.import_module("dashboard.pages.overview").update_overview("7d", None)[-1]
 
 

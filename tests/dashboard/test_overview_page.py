@@ -60,8 +60,8 @@ def test_overview_callback_counts_the_chosen_range(app: Any, page: ModuleType, j
     with app.server.test_request_context():
         kpis, created, distribution, failures, as_of, error = page.update_overview("24h", None)
     assert error is None and "24 hours" in as_of
-    assert list(distribution.data[0].values) == [0, 0, 1, 1, 0]
-    assert sum(sum(trace.y) for trace in created.data) == 2
+    assert distribution["data"][0]["values"] == [0, 0, 1, 1, 0]
+    assert sum(sum(trace["y"]) for trace in created["data"]) == 2
     rendered = text(failures)
     assert f'"/jobs/{recent["id"]}"' in rendered and "old-failure" not in rendered
     assert "3 all time" in text(kpis)

@@ -31,7 +31,7 @@ def test_several_apps_in_one_process_each_get_all_callbacks_once(make_app: Any) 
     outputs = [callback_outputs(make_app().server.test_client()) for _ in range(2)]
     assert outputs[0] == outputs[1]
     assert len(outputs[0]) == len(set(outputs[0]))
-    for output in ("jobs-rows.children", "job-history-rows.children", "overview-kpis.children"):
+    for output in ("jobs-data.data", "job-history-data.data", "overview-kpis.children"):
         assert any(output in listed for listed in outputs[0]), output
     assert len(dash.page_registry) == len(PAGES)
 
