@@ -206,7 +206,7 @@ def test_reads_go_to_the_replica_and_writes_with_their_reads_to_the_primary(app,
         )
         jobs = post_callback(
             client,
-            "jobs-rows.children",
+            "jobs-data.data",
             {"jobs-url.pathname": "/jobs", "jobs-url.search": ""},
             triggered=["jobs-url.search"],
         )
