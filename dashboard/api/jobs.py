@@ -155,7 +155,7 @@ def job_history(job_id: int) -> Response:
     body=JobCreate,
     responses={201: JobDetail},
     headers={201: {"Location": "Root-relative URL of the new job."}},
-    rules=(TIMESTAMP_RULE,),
+    rules=(TIMESTAMP_RULE, "the name is blank once trimmed"),
 )
 def create_job() -> Response:
     """Create a job; 201 with the job and its ``Location``."""

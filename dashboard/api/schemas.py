@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from dashboard.params import QueryDatetime, StatusParam
 from db.models import MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH, STATUSES, Status
@@ -48,7 +48,9 @@ class _Output(BaseModel):
 class JobCreate(_Model):
     """Body of ``POST /api/jobs/``."""
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH)]
+    # The length is the text's as sent (what the schema can say); the data layer then trims it, and a name
+    # that is blank once trimmed is refused there (a rule of the operation).
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH, description="Trimmed of surrounding spaces.")
     status: StatusInput = "PENDING"
     timestamp: TimestampInput | None = Field(None, description="When it was created; default now.")
 
