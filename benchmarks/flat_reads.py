@@ -53,8 +53,8 @@ from servers import HOST, ROOT, PortPool, app_server, base_env, running
 from sqlalchemy.engine import make_url
 
 from db.models import STATUSES
+from db.queries import ORDERINGS
 
-ORDERINGS = ("-created_at", "created_at", "name", "-name", "updated_at", "-updated_at")
 # Name search terms by class (seeded names are `<family>-<id>`, e.g. `etl-orders-123`, `train-ranker-42`).
 Q_TERMS = {
     "rare, old matches": "ranker-42",

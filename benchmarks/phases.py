@@ -356,6 +356,7 @@ def _walk(port: int, starts: list[str], pages: int) -> list[str]:
 def profile(url: str, paths: list[str], requests: int) -> dict[str, Any]:
     """cProfile of the app in-process (Flask test client, no gunicorn) over ``paths``: where time goes."""
     from dashboard import create_app
+    from dashboard.database import database_of
     from dashboard.settings import Settings
 
     settings = Settings.from_env({}, database_url=url, cache_ttl=0, log_level="WARNING")
@@ -373,7 +374,7 @@ def profile(url: str, paths: list[str], requests: int) -> dict[str, Any]:
         timings.append((time.perf_counter_ns() - started) / 1e6)
         if response.status_code != 200:
             raise HttpError(f"profile: HTTP {response.status_code} for {paths[i % len(paths)]}")
-    app.server.extensions["jobdash.database"].dispose()
+    database_of(app.server).dispose()
     stream = io.StringIO()
     stats = pstats.Stats(profiler, stream=stream)
     total = stats.total_tt  # type: ignore[attr-defined]

@@ -199,8 +199,18 @@ def app_server(
     return Server(name, command, env, port, log_dir / f"{name}.log")
 
 
-def floor_server(name: str, port: int, env: dict[str, str], log_dir: Path, *, workers: int = 1) -> Server:
-    """The hand-written floor app under gunicorn with the app's own gunicorn config and worker count."""
+def floor_server(
+    name: str,
+    port: int,
+    env: dict[str, str],
+    log_dir: Path,
+    *,
+    workers: int = 1,
+    target: str = "floor_app:app",
+    ready_path: str = "/floor/readyz",
+) -> Server:
+    """A floor app of ``benchmarks/`` (by default the hand-written API) under gunicorn with the app's
+    own gunicorn config and worker count."""
     command = [
         sys.executable,
         "-m",
@@ -213,9 +223,9 @@ def floor_server(name: str, port: int, env: dict[str, str], log_dir: Path, *, wo
         f"{HOST}:{port}",
         "--workers",
         str(workers),
-        "floor_app:app",
+        target,
     ]
-    return Server(name, command, env, port, log_dir / f"{name}.log", ready_path="/floor/readyz")
+    return Server(name, command, env, port, log_dir / f"{name}.log", ready_path=ready_path)
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ from selenium.webdriver.chrome.options import Options
 from werkzeug.serving import make_server
 
 from dashboard import create_app
+from dashboard.database import database_of
 from dashboard.settings import Settings
 from db.queries import JobFilter, count_jobs, list_jobs
 
@@ -48,7 +49,7 @@ requestAnimationFrame(check);
 
 def first_page_ids(app: Any, statuses: list[str], page_size: int) -> list[int]:
     """What the data layer returns for the filter: the rows the table must end up showing."""
-    database = app.server.extensions["jobdash.database"]
+    database = database_of(app.server)
     with database.read() as conn:
         page = list_jobs(conn, filters=JobFilter.build(statuses=statuses), page_size=page_size)
     return [row["id"] for row in page.results]
@@ -73,7 +74,7 @@ def main() -> int:
 
     settings = Settings.from_env(log_level="WARNING", cache_ttl=0)
     app = create_app(settings)
-    with app.server.extensions["jobdash.database"].read() as conn:
+    with database_of(app.server).read() as conn:
         total = count_jobs(conn)
     server = make_server("127.0.0.1", args.port, app.server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -113,7 +114,7 @@ def main() -> int:
     finally:
         driver.quit()
         server.shutdown()
-        app.server.extensions["jobdash.database"].dispose()
+        database_of(app.server).dispose()
 
     print(f"database: {settings.database_url.split('@')[-1]}  ({total.value:,} jobs, count {total.kind})")
     print(f"rounds: {len(timings)}  page size: {args.page_size}")

@@ -9,12 +9,15 @@ from werkzeug.routing import IntegerConverter
 from dashboard.api import register_api
 from dashboard.cache import init_cache
 from dashboard.database import init_db
+from dashboard.delivery import init_delivery
+from dashboard.errors import init_error_handlers
 from dashboard.health import bp as health_bp
+from dashboard.instrumentation import init_instrumentation
 from dashboard.jsonprovider import OrjsonProvider
-from dashboard.logs import init_logging
+from dashboard.logs import configure_logging
 from dashboard.metrics import init_metrics
-from dashboard.security import init_security_headers
-from dashboard.settings import Settings
+from dashboard.security import init_basic_auth, init_security_headers
+from dashboard.settings import Settings, init_settings
 from dashboard.shell import init_dash
 
 
@@ -24,16 +27,20 @@ def create_app(settings: Settings | None = None) -> dash.Dash:
     server = Flask(__name__)
     # Job ids are ASCII digits: werkzeug's int converter would also take a full-width "1" (U+FF11) as 1.
     server.url_map.converters["int"] = AsciiIntegerConverter
-    server.config["JOBDASH_SETTINGS"] = settings
+    init_settings(server, settings)
     server.json = OrjsonProvider(server)
-    init_logging(server, settings)
+    configure_logging(settings)
+    init_instrumentation(server)
     init_db(server, settings)
     init_cache(server, settings)
     init_metrics(server, settings)
+    init_error_handlers(server)
+    init_basic_auth(server, settings)
     server.register_blueprint(health_bp)
-    register_api(server, settings)
-    app = init_dash(server, settings)
+    register_api(server)
+    app = init_dash(server)
     init_security_headers(app)
+    init_delivery(app, settings)
     return app
 
 

@@ -1,4 +1,4 @@
-"""Cached answers for hot list and stats views.
+"""Cached answers for hot list and stats views (the design: docs/architecture.md, "Cache").
 
 One cache for the process, built by :func:`init_cache` from the settings (Superset's pattern of one cache
 built from its own configuration): Redis when ``JOBDASH_CACHE_URL`` is set, in-process otherwise, nothing
@@ -30,9 +30,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from cachelib.serializers import BaseSerializer
+from cachelib.serializers import RedisSerializer
 from flask import Flask, current_app, g, request
 from flask_caching import Cache
 from flask_caching.backends.base import BaseCache as FlaskCachingBase
@@ -43,6 +43,8 @@ from dashboard.settings import Settings
 log = logging.getLogger(__name__)
 _EXTENSION = "jobdash.cache"
 GENERATION_KEY = "generation"
+# Every key this app writes to Redis starts with it (flask-caching adds it to the keys it is given).
+REDIS_KEY_PREFIX = "jobdash:"
 REDIS_TIMEOUT_S = 0.25
 BREAKER_SECONDS = 5.0
 # How long a miss waits for another worker computing the same key before computing it itself.
@@ -62,7 +64,7 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
-class BytesSerializer(BaseSerializer):
+class BytesSerializer(RedisSerializer):
     """Store values as they are: our values are JSON bytes (and generation counters), never pickles."""
 
     def dumps(self, value: Any, protocol: int | None = None) -> Any:
@@ -194,6 +196,16 @@ class ResponseCache:
         """False when JOBDASH_CACHE_TTL is 0."""
         return self.ttl > 0
 
+    @property
+    def redis_backend(self) -> JsonRedisCache:
+        """The Redis backend, when ``is_redis`` (its redis client is flask-caching's ``_write_client``)."""
+        return cast(JsonRedisCache, self.cache.cache)
+
+    @property
+    def memory_backend(self) -> BoundedMemoryCache:
+        """The in-process backend, when caching is on without Redis."""
+        return cast(BoundedMemoryCache, self.cache.cache)
+
     def get_or_compute(
         self, view: str, params: Iterable[tuple[str, str]], compute: Callable[[], bytes]
     ) -> tuple[bytes, str]:
@@ -236,10 +248,10 @@ class ResponseCache:
     def _try_bump(self, *, quiet: bool = False) -> bool:
         try:
             if self.is_redis:
-                client = self.cache.cache._write_client
-                client.eval(_BUMP_SCRIPT, 1, self.cache.cache.key_prefix + GENERATION_KEY, _now_us())
+                client = self.redis_backend._write_client
+                client.eval(_BUMP_SCRIPT, 1, REDIS_KEY_PREFIX + GENERATION_KEY, _now_us())
             else:
-                self.cache.cache.bump(GENERATION_KEY)
+                self.memory_backend.bump(GENERATION_KEY)
         except Exception as exc:  # a write must not fail because the cache is down
             self._trip(exc, quiet=quiet)
             return False
@@ -301,8 +313,8 @@ class ResponseCache:
             return self._local_locks.setdefault(key, threading.Lock())
 
     def _fill_shared(self, key: str, compute: Callable[[], bytes]) -> bytes:
-        client = self.cache.cache._write_client  # flask-caching keeps the redis client here
-        lock_key = f"{self.cache.cache.key_prefix}lock:{key}"
+        client = self.redis_backend._write_client
+        lock_key = f"{REDIS_KEY_PREFIX}lock:{key}"
         try:
             leader = client.set(lock_key, b"1", nx=True, px=int(FILL_WAIT_S * 1000))
         except Exception as exc:
@@ -346,7 +358,7 @@ def init_cache(server: Flask, settings: Settings) -> ResponseCache:
         config = {
             "CACHE_TYPE": "dashboard.cache.JsonRedisCache",
             "CACHE_REDIS_URL": settings.cache_url,
-            "CACHE_KEY_PREFIX": "jobdash:",
+            "CACHE_KEY_PREFIX": REDIS_KEY_PREFIX,
             # A slow or absent Redis must degrade to uncached answers, not to slow ones.
             "CACHE_OPTIONS": {"socket_connect_timeout": REDIS_TIMEOUT_S, "socket_timeout": REDIS_TIMEOUT_S},
         }
@@ -395,7 +407,7 @@ def cache_ping() -> bool | None:
     if not response_cache.is_redis:
         return None
     try:
-        return bool(response_cache.cache.cache._write_client.ping())
+        return bool(response_cache.redis_backend._write_client.ping())
     except Exception as exc:  # an unreachable cache makes us unready, never crashes the probe
         log.warning("cache ping failed", extra={"error": str(exc)})
         return False

@@ -18,7 +18,7 @@ DEMO_EVENTS_PER_JOB = 5
 
 def _settings(**overrides: object) -> Settings:
     try:
-        return Settings.from_env(**overrides)
+        return Settings.from_env(None, **overrides)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -140,6 +140,7 @@ def demo(host: str, port: int | None, jobs: int) -> None:
     from sqlalchemy import func, select
 
     from dashboard import create_app
+    from dashboard.database import database_of
     from db import migrate
     from db.models import job_table
     from db.seed import seed as run_seed
@@ -151,7 +152,7 @@ def demo(host: str, port: int | None, jobs: int) -> None:
         overrides["allow_anonymous_writes"] = True  # the demo is local; let people try the write API
     settings = _settings(**overrides)
     app = create_app(settings)
-    database = app.server.extensions["jobdash.database"]
+    database = database_of(app.server)
     migrate.upgrade(database.writer)
     with database.read() as conn:
         empty = conn.execute(select(func.count()).select_from(job_table)).scalar_one() == 0

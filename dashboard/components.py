@@ -7,10 +7,12 @@ event messages always go into components as plain text children, never as HTML o
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
+from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import dcc, html
+from dash.development.base_component import Component
 
 from db.errors import FieldError
 from db.models import STATUSES
@@ -31,7 +33,12 @@ STATUS_ICONS: dict[str, str] = {
     "FAILED": "bi-x-octagon",
     "CANCELLED": "bi-slash-circle",
 }
-TERMINAL_STATUSES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+
+
+def html_attributes(**values: str) -> dict[str, Any]:
+    """``data-*`` and ``aria-*`` attributes as keyword arguments of a component: ``data_job_id="7"``
+    becomes ``{"data-job-id": "7"}`` (Python names cannot hold the dash)."""
+    return {name.replace("_", "-"): value for name, value in values.items()}
 
 
 def status_label(status: str) -> str:
@@ -46,7 +53,7 @@ def status_badge(status: str) -> html.Span:
         [html.I(className=f"bi {STATUS_ICONS.get(status, 'bi-circle')} me-1"), status_label(status)],
         className="status-badge",
         style={"--status-color": color},
-        **{"data-status": status},
+        **html_attributes(data_status=status),
     )
 
 
@@ -113,7 +120,7 @@ def error_state(
     reset_label: str = "Reset",
 ) -> html.Div:
     """A designed error message: what went wrong, which inputs, and a way out."""
-    body: list[object] = [html.H6([html.I(className="bi bi-exclamation-triangle me-2"), title])]
+    body: list[Component] = [html.H6([html.I(className="bi bi-exclamation-triangle me-2"), title])]
     if detail:
         body.append(html.P(detail, className="mb-2"))
     items = field_error_items(errors)
@@ -122,39 +129,64 @@ def error_state(
     if reset_href:
         body.append(dcc.Link(reset_label, href=reset_href, className="btn btn-sm btn-outline-danger"))
     return html.Div(
-        dbc.Alert(body, color="danger", className="mb-0"), className="page-state", **{"data-state": "error"}
+        dbc.Alert(body, color="danger", className="mb-0"),
+        className="page-state",
+        **html_attributes(data_state="error"),
     )
 
 
-def empty_state(title: str, detail: str, *, icon: str = "bi-inbox", action: object = None) -> html.Div:
+def empty_state(
+    title: str, detail: str, *, icon: str = "bi-inbox", action: Component | None = None
+) -> html.Div:
     """A designed "nothing here" panel."""
-    children: list[object] = [
+    children: list[Component] = [
         html.I(className=f"bi {icon} page-state-icon"),
         html.H5(title, className="mt-2 mb-1"),
         html.P(detail, className="text-body-secondary mb-3"),
     ]
     if action is not None:
         children.append(action)
-    return html.Div(children, className="page-state text-center py-5", **{"data-state": "empty"})
+    return html.Div(children, className="page-state text-center py-5", **html_attributes(data_state="empty"))
 
 
-def pager(*, first: tuple[str, str], back: tuple[str, str], forward: tuple[str, str]) -> dbc.ButtonGroup:
-    """First / back / forward buttons for keyset paging, each given as (component id, label); all disabled
-    until a page has loaded and says where it can go."""
+def page_header(title: str, subtitle: Component, actions: Component, *, spacing: str = "mb-3") -> html.Div:
+    """A page's title with a line under it (counts, "as of") on the left and its actions on the right."""
+    return html.Div(
+        [html.Div([html.H1(title, className="page-title"), subtitle]), actions],
+        className=f"d-flex flex-wrap justify-content-between align-items-end gap-3 {spacing}",
+    )
+
+
+def pager(
+    *,
+    first: tuple[str, str],
+    back: tuple[str, str],
+    forward: tuple[str, str],
+    enabled: Collection[str] = (),
+) -> dbc.ButtonGroup:
+    """First / back / forward buttons for keyset paging, each given as (component id, label); those whose
+    role ("first", "back", "forward") is not in ``enabled`` start disabled (the page says where it can go)."""
     icons = {"first": "bi-chevron-bar-left", "back": "bi-chevron-left", "forward": "bi-chevron-right"}
     buttons = []
     for role, (component_id, label) in {"first": first, "back": back, "forward": forward}.items():
         icon = html.I(className=f"bi {icons[role]} " + ("ms-1" if role == "forward" else "me-1"))
         content = [label, icon] if role == "forward" else [icon, label]
         buttons.append(
-            dbc.Button(content, id=component_id, color="secondary", outline=True, size="sm", disabled=True)
+            dbc.Button(
+                content,
+                id=component_id,
+                color="secondary",
+                outline=True,
+                size="sm",
+                disabled=role not in enabled,
+            )
         )
     return dbc.ButtonGroup(buttons)
 
 
 def stat_card(title: str, value: str, *, caption: str = "", status: str | None = None) -> dbc.Card:
     """A KPI card: a small title (with the status colour when it is about one status) and a big value."""
-    header: list[object] = [status_dot(status)] if status else []
+    header: list[Component | str] = [status_dot(status)] if status else []
     header.append(title)
     return dbc.Card(
         dbc.CardBody(

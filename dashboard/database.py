@@ -1,4 +1,5 @@
-"""The process's Database, attached to the Flask app once and reached through ``get_database()``."""
+"""The app's Database, attached to the Flask app once and reached through ``get_database()`` during a request,
+or ``database_of(server)`` outside one."""
 
 from __future__ import annotations
 
@@ -25,13 +26,12 @@ def init_db(server: Flask, settings: Settings) -> Database:
     return database
 
 
-def get_database() -> Database:
-    """The Database of the app handling the current request."""
-    database: Database = current_app.extensions[_EXTENSION]
+def database_of(server: Flask) -> Database:
+    """The Database that :func:`init_db` attached to ``server``."""
+    database: Database = server.extensions[_EXTENSION]
     return database
 
 
-def get_settings() -> Settings:
-    """The Settings of the app handling the current request."""
-    settings: Settings = current_app.config["JOBDASH_SETTINGS"]
-    return settings
+def get_database() -> Database:
+    """The Database of the app handling the current request."""
+    return database_of(current_app)

@@ -11,28 +11,29 @@ from dashboard.api.openapi import document
 from dashboard.api.schemas import Health
 from dashboard.cache import cache_ping
 from dashboard.database import get_database
+from dashboard.paths import LIVENESS_PATH, READINESS_PATH
 from dashboard.problems import problem
+from dashboard.security import public
 
 bp = Blueprint("health", __name__)
 log = logging.getLogger(__name__)
 
 
-@bp.get("/livez")
-@document(
-    summary="Liveness: 200 while the process serves", tag="health", responses={200: Health}, public=True
-)
+@bp.get(LIVENESS_PATH)
+@public
+@document(summary="Liveness: 200 while the process serves", tag="health", responses={200: Health})
 def livez() -> Response:
     """200 for as long as the process can answer at all."""
     return jsonify(status="ok")
 
 
-@bp.get("/readyz")
+@bp.get(READINESS_PATH)
+@public
 @document(
     summary="Readiness: 200 while the primary database answers (optional backends may be degraded)",
     tag="health",
     responses={200: Health},
     errors=(503,),
-    public=True,
 )
 def readyz() -> Response:
     """200 while the primary database answers; 503 problem when it does not.

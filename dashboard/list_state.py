@@ -5,19 +5,27 @@ parser as ``GET /api/jobs/`` (:func:`dashboard.params.parse_job_list_query`), an
 a URL (shared link, back button) is parsed the same way and shown in the controls. Every value coming from
 the browser is checked for its type here before the parser sees it, because a callback can be posted
 anything.
+
+The page describes its controls in one table of :class:`Control`; the functions here turn a query into
+what every control shows and the controls' values back into query-string arguments, whatever the table
+holds. Derived queries (another page, another sort, a jump to a date) are ``dataclasses.replace`` of the
+current one, so a filter they do not name is kept, never dropped.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode
 
 from dashboard.params import JobListQuery, list_query_string, parse_job_list_query
+from db.cursor import MAX_TOKEN_LENGTH
 from db.errors import FieldError, ValidationError
 from db.models import STATUSES
-from db.queries import DEFAULT_ORDERING, ORDERINGS, JobFilter
+from db.queries import DEFAULT_ORDERING, ORDERINGS
 
 MAX_SEARCH_LENGTH = 4096
 MAX_QUERY_FIELDS = 32
@@ -28,15 +36,21 @@ SORT_KEYS = {"name": "name", "created": "-created_at", "updated": "-updated_at"}
 
 
 @dataclass(frozen=True)
-class ControlValues:
-    """What the filter controls show for a query (all strings, as the browser's inputs hold them)."""
+class Control:
+    """One control of the ``/jobs`` page: the list parameter it edits and the component that edits it.
 
-    statuses: list[str]
-    q: str
-    created_after: str
-    created_before: str
-    ordering: str
-    page_size: str
+    From a table of these the page generates its layout (``build``), its callback's inputs and outputs
+    (the ``value`` of ``component_id``), what each control shows for a URL (``show``) and the query-string
+    argument read back from the browser (``read``: the raw value as text, empty for none; a value of the
+    wrong type is a ValidationError naming ``param``).
+    """
+
+    param: str
+    component_id: str
+    show: Callable[[JobListQuery], object]
+    read: Callable[[object], str]
+    build: Callable[[str, Any], Any]
+    place: Literal["filters", "footer"] = "filters"
 
 
 def args_from_search(search: object) -> dict[str, list[str]]:
@@ -77,20 +91,14 @@ def search_from_query(query: JobListQuery, *, default_page_size: int) -> str:
     return "?" + urlencode(params, doseq=True, safe=",:") if params else ""
 
 
-def _local_input(value: dt.datetime | None) -> str:
+def utc_input(value: dt.datetime | None) -> str:
+    """A time as a ``datetime-local`` input shows it, in UTC (as the inputs are labelled)."""
     return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S") if value else ""
 
 
-def controls_from_query(query: JobListQuery) -> ControlValues:
-    """The values the filter controls should show for ``query`` (times in UTC, as labelled)."""
-    return ControlValues(
-        statuses=list(query.filters.statuses),
-        q=query.filters.q or "",
-        created_after=_local_input(query.filters.created_after),
-        created_before=_local_input(query.filters.created_before),
-        ordering=query.ordering,
-        page_size=str(query.page_size),
-    )
+def controls_from_query(query: JobListQuery, controls: Iterable[Control]) -> dict[str, object]:
+    """What each control shows for ``query``, by parameter."""
+    return {control.param: control.show(query) for control in controls}
 
 
 def _text(value: object, field: str) -> str:
@@ -118,52 +126,52 @@ def utc_timestamp(value: object, field: str) -> str:
     return parsed.isoformat()
 
 
+def read_text(param: str, *, strip: bool = False) -> Callable[[object], str]:
+    """A :attr:`Control.read` for a text input."""
+    return lambda value: _text(value, param).strip() if strip else _text(value, param)
+
+
+def read_utc_time(param: str) -> Callable[[object], str]:
+    """A :attr:`Control.read` for a ``datetime-local`` input labelled UTC."""
+    return lambda value: utc_timestamp(value, param)
+
+
+def read_statuses(value: object) -> str:
+    """A :attr:`Control.read` for the status checklist: a list of at most every status."""
+    if value is None:
+        return ""
+    if not isinstance(value, list) or len(value) > len(STATUSES):
+        raise ValidationError.single("status", f"must be a list of at most {len(STATUSES)} statuses")
+    if not all(isinstance(status, str) for status in value):
+        raise ValidationError.single("status", f"must be one of {', '.join(STATUSES)}")
+    return ",".join(value)
+
+
 def args_from_controls(
-    *,
-    statuses: object,
-    q: object,
-    created_after: object,
-    created_before: object,
-    ordering: object,
-    page_size: object,
+    values: Mapping[str, object], controls: Iterable[Control], *, ordering: str
 ) -> dict[str, list[str]]:
-    """Query-string arguments from the controls' raw values; wrong types are errors naming the field."""
+    """Query-string arguments from the controls' raw values (by parameter) and the ``ordering`` kept;
+    every wrong value is an error naming its parameter."""
     errors: list[FieldError] = []
     args: dict[str, list[str]] = {}
-    if statuses is not None:
-        if not isinstance(statuses, list) or len(statuses) > len(STATUSES):
-            errors.append(FieldError("status", f"must be a list of at most {len(STATUSES)} statuses"))
-        elif not all(isinstance(s, str) for s in statuses):
-            errors.append(FieldError("status", f"must be one of {', '.join(STATUSES)}"))
-        elif statuses:
-            args["status"] = [",".join(statuses)]
-    checks = {
-        "q": lambda: _text(q, "q"),
-        "created_after": lambda: utc_timestamp(created_after, "created_after"),
-        "created_before": lambda: utc_timestamp(created_before, "created_before"),
-        "ordering": lambda: _text(ordering, "ordering"),
-        "page_size": lambda: _text(page_size, "page_size").strip(),
-    }
-    for name, check in checks.items():
+    for control in controls:
         try:
-            value = check()
+            text = control.read(values.get(control.param))
         except ValidationError as exc:
             errors.extend(exc.errors)
             continue
-        if value:
-            args[name] = [value]
+        if text:
+            args[control.param] = [text]
     if errors:
         raise ValidationError(errors)
-    return args
+    return {**args, "ordering": [ordering]}
 
 
 def with_cursor(query: JobListQuery, cursor: object) -> JobListQuery:
     """``query`` on another page; the token itself is checked by the data layer when it is used."""
-    if cursor is not None and (not isinstance(cursor, str) or len(cursor) > MAX_SEARCH_LENGTH):
+    if cursor is not None and (not isinstance(cursor, str) or len(cursor) > MAX_TOKEN_LENGTH):
         raise ValidationError.single("cursor", "is not a valid cursor for this list; start from page one")
-    return JobListQuery(
-        filters=query.filters, ordering=query.ordering, page_size=query.page_size, cursor=cursor
-    )
+    return dataclasses.replace(query, cursor=cursor)
 
 
 def toggle_ordering(current: str, column: object) -> str:
@@ -195,10 +203,8 @@ def jump_to_date(query: JobListQuery, day: object) -> JobListQuery:
     else:
         after = start
         before = before if before is not None and before > after else None
-    filters = JobFilter.build(
-        statuses=query.filters.statuses, q=query.filters.q, created_after=after, created_before=before
-    )
-    return JobListQuery(filters=filters, ordering=ordering, page_size=query.page_size, cursor=None)
+    filters = dataclasses.replace(query.filters, created_after=after, created_before=before)
+    return dataclasses.replace(query, filters=filters, ordering=ordering, cursor=None)
 
 
 def page_size_options(*, default: int, maximum: int) -> list[dict[str, object]]:

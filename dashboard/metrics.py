@@ -4,8 +4,8 @@ What is recorded, per request, after its answer is ready (one ``after_request`` 
 
 - ``jobdash_http_request_duration_seconds{method, route, status}``: a histogram, by the route's template
   (``/api/jobs/<int:job_id>/``, never the raw path: one series per endpoint, not per job);
-- ``jobdash_http_request_db_seconds{route}``: the SQL time of the request (the time ``dashboard.logs``
-  adds up for ``Server-Timing``);
+- ``jobdash_http_request_db_seconds{route}``: the SQL time of the request (the time
+  ``dashboard.instrumentation`` adds up for ``Server-Timing``);
 - ``jobdash_cache_requests_total{outcome}``: hit, miss or bypass of the response cache;
 - ``jobdash_events_appended_total``: status events written (a created job's first one included).
 
@@ -169,7 +169,7 @@ def job_gauges(database: Database) -> list[ScrapedGauge]:
             "jobdash_stuck_jobs",
             "Jobs in PENDING or RUNNING for longer than their family's threshold (at most 10,000 counted).",
             ["family", "status"],
-            lambda conn: dict(insights.stuck_counts(conn)),
+            lambda conn: {pair: n for pair, n in insights.stuck_counts(conn).items()},
         ),
     ]
 

@@ -1,8 +1,8 @@
 """Parsing of list query strings, shared by the JSON API and the dashboard's URL-driven pages.
 
 Both speak the same parameter names (``status``, ``q``, ``created_after``, ``created_before``,
-``ordering``, ``page_size``, ``cursor``), so one pydantic model validates both, and a link copied from
-the dashboard means the same thing to the API.
+``family``, ``ordering``, ``page_size``, ``cursor``), so one pydantic model validates both, and a link
+copied from the dashboard means the same thing to the API.
 """
 
 from __future__ import annotations
@@ -11,17 +11,18 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 from pydantic import ValidationError as PydanticValidationError
 
+from dashboard.input_errors import field_errors
+from db.cursor import MAX_TOKEN_LENGTH
 from db.errors import FieldError, ValidationError
 from db.models import NAME_MAX_LENGTH, STATUSES
-from db.queries import DEFAULT_ORDERING, JobFilter
+from db.queries import DEFAULT_ORDERING, JobFilter, Ordering
 from db.validation import Q_MAX_LENGTH
 
-OrderingParam = Literal["-created_at", "created_at", "name", "-name", "updated_at", "-updated_at"]
 StatusParam = Annotated[
     str, StringConstraints(strip_whitespace=True, to_upper=True, pattern="(?i)^(" + "|".join(STATUSES) + ")$")
 ]
@@ -29,16 +30,17 @@ _ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
 
 
 def _iso_text(value: object) -> object:
-    """Only ISO 8601 text is a time here: lax pydantic would read the query value ``0.5`` as Unix seconds."""
-    if isinstance(value, str) and not _ISO_DATE_TIME.match(value):
+    """Only ISO 8601 text (or a datetime) is a time here: lax pydantic would read ``0.5`` or ``0``, as text
+    or as a JSON number, as Unix seconds."""
+    if isinstance(value, dt.datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE_TIME.match(value):
         raise ValueError("must be an ISO 8601 date and time with an offset, like 2026-01-31T14:05:00Z")
     return value
 
 
 QueryDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
-MAX_CURSOR_LENGTH = 2048
 CURSOR_HELP = "Opaque token taken from next or previous."
-LIST_PARAMS = ("status", "q", "created_after", "created_before", "family", "ordering", "page_size", "cursor")
 
 
 class JobListParams(BaseModel):
@@ -56,9 +58,9 @@ class JobListParams(BaseModel):
     family: str | None = Field(
         None, max_length=NAME_MAX_LENGTH, description="Job family (the name without its run-specific tail)."
     )
-    ordering: OrderingParam = Field(DEFAULT_ORDERING, description="Sort key; ties are broken by id.")
+    ordering: Ordering = Field(DEFAULT_ORDERING, description="Sort key; ties are broken by id.")
     page_size: int | None = Field(None, ge=1, description="Rows per page, 1..JOBDASH_MAX_PAGE_SIZE.")
-    cursor: str | None = Field(None, max_length=MAX_CURSOR_LENGTH, description=CURSOR_HELP)
+    cursor: str | None = Field(None, max_length=MAX_TOKEN_LENGTH, description=CURSOR_HELP)
 
 
 class HistoryParams(BaseModel):
@@ -67,7 +69,18 @@ class HistoryParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     page_size: int | None = Field(None, ge=1, description="Rows per page, 1..JOBDASH_MAX_PAGE_SIZE.")
-    cursor: str | None = Field(None, max_length=MAX_CURSOR_LENGTH, description=CURSOR_HELP)
+    cursor: str | None = Field(None, max_length=MAX_TOKEN_LENGTH, description=CURSOR_HELP)
+
+
+# The list parameters that page rather than filter; every other JobListParams field is a filter and fills
+# the JobFilter field of its name ("status" fills "statuses"). A new filter is one field in each.
+PAGING_PARAMS = frozenset({"ordering", "page_size", "cursor"})
+FILTER_PARAMS = tuple(name for name in JobListParams.model_fields if name not in PAGING_PARAMS)
+
+
+def filter_field(param: str) -> str:
+    """The :class:`JobFilter` field a filter parameter fills."""
+    return "statuses" if param == "status" else param
 
 
 @dataclass(frozen=True)
@@ -78,22 +91,6 @@ class JobListQuery:
     ordering: str
     page_size: int
     cursor: str | None
-
-
-def _field_errors(exc: PydanticValidationError) -> list[FieldError]:
-    errors = []
-    for error in exc.errors(include_url=False, include_input=False):
-        location = [str(part) for part in error["loc"] if not isinstance(part, int)]
-        field = location[0] if location else "query"
-        message = error["msg"]
-        if error["type"] == "extra_forbidden":
-            message = "is not a known parameter"
-        elif field == "status" and error["type"] == "string_pattern_mismatch":
-            message = f"must be one of {', '.join(STATUSES)}"
-        elif error["type"] == "value_error":
-            message = str(error.get("ctx", {}).get("error", message))
-        errors.append(FieldError(field, message))
-    return errors
 
 
 def _single_values(args: Mapping[str, Sequence[str]], multi: Iterable[str]) -> dict[str, object]:
@@ -122,7 +119,7 @@ def parse_model(model: type[M], args: Mapping[str, Sequence[str]], *, multi: Ite
     try:
         return model.model_validate(values)
     except PydanticValidationError as exc:
-        raise ValidationError(_field_errors(exc)) from None
+        raise ValidationError(field_errors(exc, source="query")) from None
 
 
 def check_page_size(page_size: int | None, *, default: int, maximum: int) -> int:
@@ -139,30 +136,29 @@ def parse_job_list_query(
 ) -> JobListQuery:
     """Turn a query string (as a multi-dict) into a validated :class:`JobListQuery`."""
     params = parse_model(JobListParams, args, multi=("status",))
-    filters = JobFilter.build(
-        statuses=params.status,
-        q=params.q,
-        created_after=params.created_after,
-        created_before=params.created_before,
-        family=params.family,
-    )
+    filters = JobFilter.build(**{filter_field(name): getattr(params, name) for name in FILTER_PARAMS})
     page_size = check_page_size(params.page_size, default=default_page_size, maximum=max_page_size)
     return JobListQuery(filters=filters, ordering=params.ordering, page_size=page_size, cursor=params.cursor)
+
+
+def _query_text(value: object) -> str:
+    """A filter's value as its query parameter spells it (empty when the filter is off)."""
+    if value is None:
+        return ""
+    if isinstance(value, tuple | list):
+        return ",".join(map(str, value))
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return str(value)
 
 
 def list_query_string(query: JobListQuery, *, default_page_size: int) -> dict[str, str | list[str]]:
     """The query-string parameters that reproduce ``query`` (defaults omitted), for links and URLs."""
     out: dict[str, str | list[str]] = {}
-    if query.filters.statuses:
-        out["status"] = ",".join(query.filters.statuses)
-    if query.filters.q:
-        out["q"] = query.filters.q
-    for name in ("created_after", "created_before"):
-        value: dt.datetime | None = getattr(query.filters, name)
-        if value is not None:
-            out[name] = value.isoformat()
-    if query.filters.family is not None:
-        out["family"] = query.filters.family
+    for name in FILTER_PARAMS:
+        text = _query_text(getattr(query.filters, filter_field(name)))
+        if text:
+            out[name] = text
     if query.ordering != DEFAULT_ORDERING:
         out["ordering"] = query.ordering
     if query.page_size != default_page_size:

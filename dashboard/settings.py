@@ -1,4 +1,5 @@
-"""Settings: one object, built once from the ``JOBDASH_*`` environment and validated at start-up."""
+"""Settings: one object, built once from the ``JOBDASH_*`` environment and validated at start-up, attached
+to the Flask app and read back during a request with :func:`get_settings`."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from flask import Flask, current_app
+
 from db.families import FamilyRules
 
 T = TypeVar("T")
+_CONFIG_KEY = "JOBDASH_SETTINGS"
 
 
 class SettingsError(ValueError):
@@ -72,6 +76,17 @@ def _cache_url(raw: str) -> str | None:
     if not url.startswith(("redis://", "rediss://", "unix://")):
         raise ValueError(f"must be a redis:// URL, got {redact_url(raw)!r}")
     return url
+
+
+def _static_url(raw: str) -> str | None:
+    """Blank, or an absolute http(s) URL without query or fragment, given a trailing slash."""
+    url = raw.strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError(f"must be an absolute http:// or https:// URL without query, got {raw!r}")
+    return url.rstrip("/") + "/"
 
 
 def _tokens(raw: str) -> tuple[str, ...]:
@@ -145,6 +160,8 @@ class Settings:
     # Empty means the default pattern (db/families.py: a trailing -<digits>, -<UUID> or -<hex id>).
     family_pattern: str = _env("JOBDASH_FAMILY_PATTERN", "", _family_pattern)
     max_families: int = _env("JOBDASH_MAX_FAMILIES", "1000", _integer(1, 1_000_000))
+    # Browsers load assets/ from here, and Dash's bundles from their CDN (dashboard/delivery.py).
+    static_url: str | None = _env("JOBDASH_STATIC_URL", "", _static_url)
 
     def __post_init__(self) -> None:
         if self.default_page_size > self.max_page_size:
@@ -176,3 +193,14 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests and the demo command use it)."""
         return dataclasses.replace(self, **changes)
+
+
+def init_settings(server: Flask, settings: Settings) -> None:
+    """Attach ``settings`` to ``server``, for :func:`get_settings`."""
+    server.config[_CONFIG_KEY] = settings
+
+
+def get_settings() -> Settings:
+    """The Settings of the app handling the current request."""
+    settings: Settings = current_app.config[_CONFIG_KEY]
+    return settings

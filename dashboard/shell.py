@@ -1,26 +1,31 @@
 """The Dash app: created unattached, given its shell (navbar, theme, page container), attached to Flask.
 
-Pages live one per module in ``dashboard/pages`` and register themselves with ``dash.register_page``;
-their callbacks use ``dash.callback``. Both land in module-level registries of Dash, which this module
-keeps per app: the page registry is rebuilt from the folder for each new app, and the callbacks the pages
-just registered are handed to that app straight away, so several apps in one process (the tests build
-one per test) never share or duplicate them.
+Pages live one per module in ``dashboard/pages``: each registers itself with ``dash.register_page`` when
+first imported and records its callbacks on a ``PageCallbacks``, which this module attaches to every app
+it builds (see ``dashboard/pages/__init__.py``). Only Dash's public API is used, so several apps can live
+in one process (the tests build one per test) without sharing or duplicating callbacks.
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, _callback, _pages, dcc, html
+from dash import Input, Output, dcc, html
 from dash.exceptions import DependencyException
 from flask import Flask, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from dashboard import pages
+from dashboard.delivery import dash_options
+from dashboard.pages import PageCallbacks
 from dashboard.problems import problem
-from dashboard.settings import Settings
+from dashboard.settings import get_settings
 
 # Installed from the wheel, assets/ is inside this package (setup.py); in a checkout it is beside it.
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -28,7 +33,6 @@ ASSETS_DIR = next(
     (path for path in (_PACKAGE_DIR / "assets", _PACKAGE_DIR.parent / "assets") if path.is_dir()),
     _PACKAGE_DIR.parent / "assets",
 )
-PAGES_DIR = Path(__file__).resolve().parent / "pages"
 THEME_STORAGE_KEY = "jobdash-theme"
 # A callback request carries a few inputs and states: far below this. Larger bodies are refused unread.
 CALLBACK_MAX_BYTES = 256 * 1024
@@ -75,35 +79,30 @@ function (dark) {
 """.replace("__THEME_KEY__", THEME_STORAGE_KEY)
 
 
+def nav_links() -> list[dbc.NavItem]:
+    """One link per page registered with a ``nav_icon``, in the pages' order; "/" is active only there."""
+    return [
+        dbc.NavItem(
+            dbc.NavLink(
+                [html.I(className=f"bi {page['nav_icon']} me-1"), page["name"]],
+                href=page["relative_path"],
+                active="exact" if page["path"] == "/" else "partial",
+                id="shell-nav-" + page["module"].rsplit(".", 1)[-1],
+            )
+        )
+        for page in dash.page_registry.values()
+        if page.get("nav_icon")
+    ]
+
+
 def navbar() -> dbc.Navbar:
-    """Brand, the two sections, and the light/dark switch."""
+    """Brand, the pages' links, and the light/dark switch."""
     brand = dcc.Link(
         [html.I(className="bi bi-kanban brand-mark"), html.Span("JobDash", className="ms-2")],
         href="/",
         className="navbar-brand d-flex align-items-center",
     )
-    links = dbc.Nav(
-        [
-            dbc.NavItem(
-                dbc.NavLink(
-                    [html.I(className="bi bi-speedometer2 me-1"), "Overview"],
-                    href="/",
-                    active="exact",
-                    id="shell-nav-overview",
-                )
-            ),
-            dbc.NavItem(
-                dbc.NavLink(
-                    [html.I(className="bi bi-list-task me-1"), "Jobs"],
-                    href="/jobs",
-                    active="partial",
-                    id="shell-nav-jobs",
-                )
-            ),
-        ],
-        navbar=True,
-        className="me-auto",
-    )
+    links = dbc.Nav(nav_links(), navbar=True, className="me-auto")
     theme = html.Div(
         [
             html.I(className="bi bi-sun me-2", title="Light"),
@@ -136,21 +135,27 @@ def shell_layout() -> html.Div:
     )
 
 
-def _reset_page_registry() -> None:
-    """Forget pages registered by an earlier app: each app imports the pages folder afresh."""
-    _pages.PAGE_REGISTRY.clear()
+def _page_modules() -> list[ModuleType]:
+    """Every module of ``dashboard/pages``, imported (the first import registers its page)."""
+    return [
+        importlib.import_module(f"{pages.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(pages.__path__)
+        if not info.name.startswith("_")
+    ]
 
 
-def _adopt_page_callbacks(app: dash.Dash) -> None:
-    """Give ``app`` the callbacks its pages just registered with ``dash.callback``.
+def _attach_pages(app: dash.Dash) -> None:
+    """Import the pages (once per process) and give ``app`` their callbacks."""
+    for module in _page_modules():
+        callbacks = getattr(module, "callbacks", None)
+        if isinstance(callbacks, PageCallbacks):
+            callbacks.attach(app)
 
-    Dash would move them from its global registry on the app's first request; doing it now means an app
-    built later in the same process cannot take (or duplicate) this app's callbacks first.
-    """
-    for key in list(_callback.GLOBAL_CALLBACK_MAP):
-        app.callback_map[key] = _callback.GLOBAL_CALLBACK_MAP.pop(key)
-    app._callback_list.extend(_callback.GLOBAL_CALLBACK_LIST)
-    _callback.GLOBAL_CALLBACK_LIST.clear()
+
+def router_location_id() -> str:
+    """The id of the ``dcc.Location`` inside Dash's page container, which the page router reads."""
+    locations = [child for child in dash.page_container.children if isinstance(child, dcc.Location)]
+    return str(locations[0].to_plotly_json()["props"]["id"])
 
 
 def _is_component_ref(item: object) -> bool:
@@ -161,9 +166,9 @@ def _is_component_ref(item: object) -> bool:
     )
 
 
-def _router_value_error(item: dict[str, object]) -> str | None:
+def _router_value_error(item: dict[str, object], location_id: str) -> str | None:
     """Dash's page router trusts its location's pathname and search to be text (a pathname from ``/``)."""
-    if item.get("id") != "_pages_location":
+    if item.get("id") != location_id:
         return None
     value = item.get("value")
     if item.get("property") == "pathname" and not (isinstance(value, str) and value.startswith("/")):
@@ -178,10 +183,10 @@ def _callback_request_error(body: object, callbacks: dict[str, dict[str, Any]]) 
     if not isinstance(body, dict):
         return "the body must be a JSON object"
     output = body.get("output")
-    callback = callbacks.get(output) if isinstance(output, str) else None
-    if callback is None:
+    if not isinstance(output, str) or output not in callbacks:
         return "output does not name a callback of this app"
-    if callback.get("clientside_function"):
+    callback = callbacks[output]
+    if "callback" not in callback:
         return "output names a callback that runs in the browser"
     inputs, state = body.get("inputs"), body.get("state", [])
     if not isinstance(inputs, list) or not isinstance(state, list):
@@ -203,7 +208,8 @@ def _callback_request_error(body: object, callbacks: dict[str, dict[str, Any]]) 
         return "each output must name a component and a property"
     if not isinstance(body.get("changedPropIds", []), list):
         return "changedPropIds must be a list"
-    return next(filter(None, map(_router_value_error, items)), None)
+    location_id = router_location_id()
+    return next(filter(None, (_router_value_error(item, location_id) for item in items)), None)
 
 
 def _callback_body() -> object:
@@ -231,8 +237,7 @@ def _refuse_malformed_callback_requests(app: dash.Dash) -> None:
         if request.method != "POST" or request.path != endpoint:
             return None
         body = _callback_body()
-        callbacks = {c["output"]: c for c in app._callback_list}
-        error = _callback_request_error(body, callbacks)
+        error = _callback_request_error(body, app.callback_map)
         return problem(400, "Bad Request", f"Not a valid callback request: {error}.") if error else None
 
     def unknown_dependency(exc: DependencyException) -> Response:
@@ -242,22 +247,24 @@ def _refuse_malformed_callback_requests(app: dash.Dash) -> None:
     app.server.register_error_handler(DependencyException, unknown_dependency)
 
 
-def init_dash(server: Flask, settings: Settings) -> dash.Dash:
+def init_dash(server: Flask) -> dash.Dash:
     """Create the Dash app unattached (``server=False``), load its pages, then attach it to ``server``."""
-    _reset_page_registry()
+    with server.app_context():
+        settings = get_settings()
     app = dash.Dash(
         "dashboard",
         server=False,
         use_pages=True,
-        pages_folder=str(PAGES_DIR),
+        pages_folder="",  # pages are imported as modules by _attach_pages, once per process
         title="JobDash",
-        update_title=None,
+        update_title=None,  # type: ignore[arg-type]  # documented: None keeps the title while updating
         assets_folder=str(ASSETS_DIR),
         external_stylesheets=[],  # Bootstrap and its icons are served from assets/: no CDN needed
         suppress_callback_exceptions=True,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
         # Dash's social-card tags copy the request's Host into the page (twitter:url): none wanted.
         include_pages_meta=False,
+        **dash_options(settings),
     )
     app.index_string = _INDEX
     app.layout = shell_layout
@@ -267,7 +274,7 @@ def init_dash(server: Flask, settings: Settings) -> dash.Dash:
         Output("shell-theme", "data"),
         Input("shell-theme-switch", "value"),
     )
-    app.init_app(server)  # imports dashboard/pages/*.py, which register their pages and callbacks
-    _adopt_page_callbacks(app)
+    app.init_app(server)
+    _attach_pages(app)  # after init_app: dash.register_page needs an app attached to a server
     _refuse_malformed_callback_requests(app)
     return app

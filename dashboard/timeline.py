@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dashboard.components import TERMINAL_STATUSES
+from db.models import TERMINAL_STATUSES
 
 
 @dataclass(frozen=True)

@@ -121,7 +121,7 @@ def problem_bytes(status: int, title: str, detail: str, extra_headers: str = "")
     return head.encode("latin-1") + body
 
 
-class BufferingThreadWorker(ThreadWorker):
+class BufferingThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no type hints
     """``gthread`` that reads whole requests in its main loop before any thread sees them."""
 
     def init_process(self) -> None:

@@ -1,4 +1,6 @@
-"""Opaque keyset cursors: a position in one ordering of one filtered list, strictly decoded."""
+"""Opaque keyset cursors: a position in one ordering of one filtered list, strictly decoded.
+
+The format is described in docs/architecture.md, "Lists and cursors"."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ from db.errors import ValidationError
 
 Direction = Literal["next", "prev"]
 _VERSION = 1
-_MAX_TOKEN_LENGTH = 2048
+# The longest token accepted anywhere (query strings, the dashboard's pager): longer is never ours.
+MAX_TOKEN_LENGTH = 2048
 # Keys outside this range cannot be converted to UTC or stored, so no real row has them.
 _EARLIEST = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _LATEST = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
@@ -55,7 +58,7 @@ def encode(cursor: Cursor, *, scope: str) -> str:
 def decode(token: object, *, scope: str, key_type: type[str] | type[dt.datetime]) -> Cursor:
     """Parse a token made by :func:`encode` for the same ``scope``; anything else is a ValidationError."""
     invalid = ValidationError.single("cursor", "is not a valid cursor for this list; start from page one")
-    if not isinstance(token, str) or not token or len(token) > _MAX_TOKEN_LENGTH:
+    if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
         raise invalid
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))

@@ -28,6 +28,7 @@ from db.errors import NotFound, ValidationError
 from db.history import month_start, week_start
 from db.models import (
     STATUSES,
+    TERMINAL_STATUSES,
     UTCDateTime,
     job_count_family_table,
     job_count_total_table,
@@ -43,7 +44,7 @@ from db.models import (
     job_transition_day_table,
     job_transition_hour_table,
 )
-from db.queries import Page, _keyset_page, _order
+from db.queries import Page, Totals, _keyset_page, _order
 
 WEEK = dt.timedelta(days=7)
 # Longest range a transitions or time-in-state read may cover (its cost grows with the range).
@@ -53,7 +54,7 @@ PERCENTILES = (0.5, 0.95, 0.99)
 # current UTC week and the four before it (29 to 35 days of history, five rows per bucket). A family with
 # fewer than STUCK_MIN_STAYS such stays has too little history for its p99 alone: its threshold is at
 # least STUCK_FLOOR.
-STUCK_STATUSES = ("PENDING", "RUNNING")
+STUCK_STATUSES = tuple(status for status in STATUSES if status not in TERMINAL_STATUSES)  # PENDING, RUNNING
 STUCK_WEEKS = 5
 STUCK_MIN_STAYS = 100
 STUCK_FLOOR = dt.timedelta(hours=1)
@@ -86,18 +87,8 @@ def _range(since: object, until: object, unit: dt.timedelta) -> tuple[dt.datetim
 # ------------------------------------------------------------------------------------------ status mix
 
 
-@dataclass(frozen=True)
-class StatusMix:
-    """How many jobs were in each status at ``as_of`` (the start of an hour)."""
-
-    by_status: dict[str, int]
-    total: int
-    as_of: dt.datetime
-    exact: bool = True
-
-
-def status_mix_as_of(conn: Connection, at: object) -> StatusMix:
-    """The status mix of all jobs at the start of the UTC hour holding ``at``, exactly.
+def status_mix_as_of(conn: Connection, at: object) -> Totals:
+    """The status mix of all jobs at the start of the UTC hour holding ``at`` (its ``as_of``), exactly.
 
     Each job counts in the status of its newest event before that instant (a job whose first event is
     later does not count). Kept as changes per hour, day and month (``job_mix_*``): the answer is
@@ -123,8 +114,8 @@ def status_mix_as_of(conn: Connection, at: object) -> StatusMix:
     union = union_all(*parts).subquery()
     rows = conn.execute(select(union.c[0], func.sum(union.c[1])).group_by(union.c[0])).all()
     counts = {str(status): int(n) for status, n in rows}
-    by_status = {status: counts.get(status, 0) for status in STATUSES}
-    return StatusMix(by_status=by_status, total=sum(by_status.values()), as_of=as_of)
+    by_status: dict[str, int] = {status: counts.get(status, 0) for status in STATUSES}
+    return Totals(by_status=by_status, total=sum(by_status.values()), exact=True, as_of=as_of)
 
 
 # ----------------------------------------------------------------------------------------- transitions

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 from db.models import Status
 
-ALLOWED: frozenset[tuple[str, str]] = frozenset(
-    (str(a), str(b))
-    for a, b in (
-        (Status.PENDING, Status.RUNNING),
-        (Status.PENDING, Status.CANCELLED),
-        (Status.RUNNING, Status.RUNNING),
-        (Status.RUNNING, Status.COMPLETED),
-        (Status.RUNNING, Status.FAILED),
-        (Status.RUNNING, Status.CANCELLED),
-        (Status.FAILED, Status.PENDING),
-    )
+ALLOWED: frozenset[tuple[Status, Status]] = frozenset(
+    {
+        ("PENDING", "RUNNING"),
+        ("PENDING", "CANCELLED"),
+        ("RUNNING", "RUNNING"),
+        ("RUNNING", "COMPLETED"),
+        ("RUNNING", "FAILED"),
+        ("RUNNING", "CANCELLED"),
+        ("FAILED", "PENDING"),
+    }
 )
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     BigInteger,
@@ -24,18 +23,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-
-class Status(enum.StrEnum):
-    """The five states a job can be in."""
-
-    PENDING = "PENDING"
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-
-STATUSES: tuple[str, ...] = tuple(status.value for status in Status)
+# The five states a job can be in, spelled as the API and the database spell them.
+Status = Literal["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+# A job in one of these is finished: its last event ends its history (it has no time "so far").
+TERMINAL_STATUSES: frozenset[Status] = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
 # Counter rows are striped by job id, so that concurrent writers to different jobs rarely wait on one
 # row: the hour and day rows of a busy hour, and above all the all-time rows that every status move
 # touches (docs/architecture.md, "Aggregates").

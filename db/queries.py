@@ -7,7 +7,7 @@ import datetime as dt
 import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from sqlalchemy import (
     ColumnElement,
@@ -28,13 +28,16 @@ from db import cursor as cursors
 from db.errors import NotFound, ValidationError
 from db.models import STATUSES, job_count_family_table, job_status_table, job_table
 
+# A list's sort key, descending with a leading "-"; ties are broken by id in the same direction.
 Ordering = Literal["-created_at", "created_at", "name", "-name", "updated_at", "-updated_at"]
-ORDERINGS: tuple[str, ...] = ("-created_at", "created_at", "name", "-name", "updated_at", "-updated_at")
-DEFAULT_ORDERING = "-created_at"
+ORDERINGS: tuple[Ordering, ...] = get_args(Ordering)
+DEFAULT_ORDERING: Ordering = "-created_at"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
 MAX_BUCKETS = 1000
-BUCKETS = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
+# Time series count jobs per UTC hour or UTC day.
+Bucket = Literal["hour", "day"]
+BUCKETS: dict[Bucket, dt.timedelta] = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1)}
 
 _JOB_COLUMNS = (
     job_table.c.id,
@@ -154,6 +157,14 @@ class Totals:
     total: int
     exact: bool
     as_of: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+
+def bucket_end(at: dt.datetime, bucket: Bucket) -> dt.datetime:
+    """Where the UTC ``bucket`` holding ``at`` ends (so a range up to it has no partial last bucket)."""
+    start = at.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    if bucket == "day":
+        start = start.replace(hour=0)
+    return start + BUCKETS[bucket]
 
 
 def _ordering(value: object) -> tuple[str, bool]:
@@ -394,6 +405,15 @@ def _family_count(conn: Connection, filters: JobFilter) -> Count:
     if any(n > FAMILY_COUNT_BUDGET for n in counts):
         return Count(sum(min(n, FAMILY_COUNT_BUDGET) for n in counts), "at_least")
     return Count(sum(counts), "exact")
+
+
+def list_and_count_jobs(
+    conn: Connection, *, filters: JobFilter = JobFilter(), **paging: Any
+) -> tuple[Page, Count]:
+    """What a list view shows: one page of :func:`list_jobs` (``paging`` takes its ordering, page sizes
+    and cursor) and the :func:`count_jobs` of the same filters."""
+    page = list_jobs(conn, filters=filters, **paging)
+    return page, count_jobs(conn, filters=filters, page=page)
 
 
 def status_totals(conn: Connection) -> Totals:

@@ -13,7 +13,7 @@ from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIn
 from db import families, history, timeline
 from db.engine import Database
 from db.families import FamilyRules
-from db.models import Status, job_status_table, job_table
+from db.models import job_status_table, job_table
 
 FAMILIES = (
     ("etl-orders", 1.0),
@@ -73,7 +73,7 @@ def generate(
         events: list[EventRow] = []
         for position, status in enumerate(statuses):
             if position:
-                mean = 30 if status == Status.RUNNING and statuses[position - 1] == Status.PENDING else 600
+                mean = 30 if status == "RUNNING" and statuses[position - 1] == "PENDING" else 600
                 at = min(at + dt.timedelta(seconds=rnd.expovariate(1 / mean)), now)
             message = _message(rnd, status, position, len(statuses))
             events.append((event_id, job_id, status, at, message))
@@ -85,35 +85,35 @@ def _status_path(rnd: random.Random, length: int, *, in_progress: bool) -> list[
     """PENDING, RUNNING..., then an outcome; some fail once and are retried. Every step is one the
     lifecycle allows (db/lifecycle.py): retried after FAILED, finishing from RUNNING."""
     if length == 1:
-        return [Status.PENDING]
+        return ["PENDING"]
     if in_progress:
-        path = [Status.PENDING] + [Status.RUNNING] * (length - 1)
+        path = ["PENDING"] + ["RUNNING"] * (length - 1)
         if length >= 3 and rnd.random() < 0.3:
-            path[-2:] = [Status.FAILED, Status.PENDING]  # failed, queued for another attempt
+            path[-2:] = ["FAILED", "PENDING"]  # failed, queued for another attempt
             if length == 3:
-                path[0] = Status.RUNNING  # reported once running: RUNNING, FAILED, PENDING
-        return [str(s) for s in path]
+                path[0] = "RUNNING"  # reported once running: RUNNING, FAILED, PENDING
+        return path
     roll = rnd.random()
-    outcome = Status.COMPLETED if roll < 0.8 else Status.FAILED if roll < 0.92 else Status.CANCELLED
+    outcome = "COMPLETED" if roll < 0.8 else "FAILED" if roll < 0.92 else "CANCELLED"
     if length == 2:
         # Too short to go through PENDING: reported when it started, then when it finished.
-        return [str(Status.RUNNING), str(outcome)]
-    path = [Status.PENDING] + [Status.RUNNING] * (length - 2) + [outcome]
+        return ["RUNNING", outcome]
+    path = ["PENDING"] + ["RUNNING"] * (length - 2) + [outcome]
     if length >= 6 and rnd.random() < 0.15:
-        path[2], path[3] = Status.FAILED, Status.PENDING  # attempt 1 failed, queued again (and re-run)
-    return [str(s) for s in path]
+        path[2], path[3] = "FAILED", "PENDING"  # attempt 1 failed, queued again (and re-run)
+    return path
 
 
 def _message(rnd: random.Random, status: str, position: int, length: int) -> str | None:
-    if status == Status.FAILED:
+    if status == "FAILED":
         return rnd.choice(FAILURE_REASONS)
-    if status == Status.RUNNING:
+    if status == "RUNNING":
         if position == 1:
             return f"started on worker-{rnd.randrange(1, 33)}"
         # Progress grows along the history: each report is a step further than the last.
         share = position / max(length - 1, 1)
         return f"progress {min(99, int(100 * share) + rnd.randrange(0, 5))}%"
-    if status == Status.PENDING and position:
+    if status == "PENDING" and position:
         return "retrying"
     return None
 

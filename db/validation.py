@@ -39,9 +39,11 @@ def statuses(values: Iterable[object] | None, field: str = "status") -> tuple[st
 
 
 def name(value: object) -> str:
-    """A job name: text, trimmed, 1 to 255 characters."""
+    """A job name: text of at most 255 characters, trimmed, not blank."""
     if not isinstance(value, str):
         raise ValidationError.single("name", "must be a string")
+    if len(value) > NAME_MAX_LENGTH:
+        raise ValidationError.single("name", f"must be at most {NAME_MAX_LENGTH} characters")
     trimmed = value.strip()
     if not trimmed:
         raise ValidationError.single("name", "must not be empty")

@@ -29,7 +29,6 @@ from db.errors import NotFound
 from db.families import FamilyRules
 from db.history import JobRef, with_history
 from db.models import (
-    Status,
     UTCDateTime,
     as_utc,
     job_disallowed_transition_table,
@@ -251,7 +250,7 @@ def create_job(
     conn: Connection,
     *,
     name: object,
-    status: object = Status.PENDING.value,
+    status: object = "PENDING",
     timestamp: object = None,
     message: object = None,
     family_rules: FamilyRules = families.DEFAULT_RULES,

@@ -7,7 +7,7 @@ import contextlib
 import datetime as dt
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from dashboard import create_app
+from dashboard.database import database_of
 from dashboard.settings import Settings
 from db import migrate, writes
 from db.engine import Database
@@ -125,12 +126,26 @@ def settings(database: Database, database_url: str) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings) -> Iterator[Any]:
+def make_app(settings: Settings) -> Iterator[Callable[..., Any]]:
+    """``make_app(**changes)``: a fresh Dash app (and Flask server) on the test database, with some
+    settings changed; its engines are disposed after the test."""
+    apps: list[Any] = []
+
+    def build(**changes: Any) -> Any:
+        dash_app = create_app(settings.replace(**changes))
+        dash_app.server.config["TESTING"] = True
+        apps.append(dash_app)
+        return dash_app
+
+    yield build
+    for dash_app in apps:
+        database_of(dash_app.server).dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Any]) -> Any:
     """A fresh Dash app (and Flask server) on the test database."""
-    dash_app = create_app(settings)
-    dash_app.server.config["TESTING"] = True
-    yield dash_app
-    dash_app.server.extensions["jobdash.database"].dispose()
+    return make_app()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 import redis
 from flask import Flask
 
-from dashboard.cache import GENERATION_KEY, init_cache
+from dashboard.cache import GENERATION_KEY, REDIS_KEY_PREFIX, init_cache
 from dashboard.settings import Settings
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -119,15 +119,15 @@ def test_redis_holds_the_raw_json_and_shares_it_between_workers():
     worker_a, context_a = make_cache(cache_url=REDIS_URL, cache_ttl=30)
     worker_a.get_or_compute("jobs", [("q", "etl")], counting(b'{"b":2}')[0])
     raw = redis.Redis.from_url(REDIS_URL)
-    values = [raw.get(key) for key in raw.keys("jobdash:jobs:*")]
+    values = [raw.get(key) for key in raw.keys(REDIS_KEY_PREFIX + "jobs:*")]
     assert values == [b'{"b":2}']
     context_a.pop()
     worker_b, context_b = make_cache(cache_url=REDIS_URL, cache_ttl=30)
     compute, _ = counting()
     assert worker_b.get_or_compute("jobs", [("q", "etl")], compute) == (b'{"b":2}', "hit")
-    before = int(raw.get("jobdash:" + GENERATION_KEY))
+    before = int(raw.get(REDIS_KEY_PREFIX + GENERATION_KEY))
     worker_b.bump_generation()  # a write in worker B ...
-    assert int(raw.get("jobdash:" + GENERATION_KEY)) > before
+    assert int(raw.get(REDIS_KEY_PREFIX + GENERATION_KEY)) > before
     context_b.pop()
     worker_a, context_a = make_cache(cache_url=REDIS_URL, cache_ttl=30)
     assert worker_a.get_or_compute("jobs", [("q", "etl")], compute)[1] == "miss"  # ... is seen by A

@@ -6,7 +6,6 @@ import time
 import pytest
 import redis
 
-from dashboard import create_app
 from dashboard.cache import GENERATION_KEY
 from tests.api.test_cache import cache_outcome
 from tests.test_cache import REDIS_URL, cache, make_cache, requires_redis
@@ -99,10 +98,8 @@ def test_the_in_process_cache_is_bounded_by_bytes():
 
 
 @pytest.fixture
-def cached_app(settings):
-    app = create_app(settings.replace(cache_ttl=60))
-    yield app
-    app.server.extensions["jobdash.database"].dispose()
+def cached_app(make_app):
+    return make_app(cache_ttl=60)
 
 
 def test_an_encoded_parameter_does_not_poison_the_real_filter(cached_app, job_factory):

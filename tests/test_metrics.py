@@ -16,7 +16,7 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from dashboard import create_app
+from dashboard.database import database_of
 from tests.api.conftest import AUTH
 from tests.resilience.servers import free_port, jobdash_serve, wait_until
 
@@ -79,24 +79,19 @@ def test_database_time_is_recorded_per_route(client, job_factory):
     assert value(samples, "jobdash_http_request_db_seconds_sum", route="/livez") == 0
 
 
-def test_cache_outcomes_and_appended_events_are_counted(settings, job_factory):
-    app = create_app(settings.replace(cache_ttl=60))
+def test_cache_outcomes_and_appended_events_are_counted(make_app, job_factory):
+    app = make_app(cache_ttl=60)
     client = app.server.test_client()
-    try:
-        client.get("/api/stats/")
-        client.get("/api/stats/")  # the same answer, from the cache
-        created = client.post("/api/jobs/", json={"name": "counted"}, headers=AUTH)
-        job_id = created.get_json()["id"]
-        assert client.post(
-            f"/api/jobs/{job_id}/status/", json={"status": "RUNNING"}, headers=AUTH
-        ).status_code
-        missing = client.post("/api/jobs/999999/status/", json={"status": "RUNNING"}, headers=AUTH)
-        assert missing.status_code == 404
-        refused = client.post("/api/jobs/", json={"name": "no token"})
-        assert refused.status_code == 401
-        samples = scrape(client)
-    finally:
-        app.server.extensions["jobdash.database"].dispose()
+    client.get("/api/stats/")
+    client.get("/api/stats/")  # the same answer, from the cache
+    created = client.post("/api/jobs/", json={"name": "counted"}, headers=AUTH)
+    job_id = created.get_json()["id"]
+    assert client.post(f"/api/jobs/{job_id}/status/", json={"status": "RUNNING"}, headers=AUTH).status_code
+    missing = client.post("/api/jobs/999999/status/", json={"status": "RUNNING"}, headers=AUTH)
+    assert missing.status_code == 404
+    refused = client.post("/api/jobs/", json={"name": "no token"})
+    assert refused.status_code == 401
+    samples = scrape(client)
     assert value(samples, "jobdash_cache_requests_total", outcome="miss") == 1
     assert value(samples, "jobdash_cache_requests_total", outcome="hit") == 1
     # The created job's first event and the appended one; nothing for the 404 and the 401.
@@ -124,49 +119,40 @@ def test_stuck_jobs_per_family_are_a_gauge(client, job_factory):
 
 
 def test_connections_in_use_follow_the_pool(app, client):
-    database = app.server.extensions["jobdash.database"]
+    database = database_of(app.server)
     assert value(scrape(client), "jobdash_db_pool_connections_in_use", database="primary") == 0
     with database.writer.connect():
         assert value(scrape(client), "jobdash_db_pool_connections_in_use", database="primary") == 1
     assert value(scrape(client), "jobdash_db_pool_connections_in_use", database="primary") == 0
 
 
-def test_requests_failing_on_the_database_are_counted_and_hold_no_connection(settings):
+def test_requests_failing_on_the_database_are_counted_and_hold_no_connection(make_app):
     closed = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/jobdash"
-    app = create_app(settings.replace(database_url=closed, db_connect_timeout=2))
+    app = make_app(database_url=closed, db_connect_timeout=2)
     client = app.server.test_client()
-    try:
-        for _ in range(3):
-            assert client.get("/api/jobs/").status_code == 503
-        samples = scrape(client)
-    finally:
-        app.server.extensions["jobdash.database"].dispose()
+    for _ in range(3):
+        assert client.get("/api/jobs/").status_code == 503
+    samples = scrape(client)
     assert value(samples, "jobdash_db_pool_connections_in_use", database="primary") == 0
     assert requests_of(samples, "/api/jobs/", "503") == 3
 
 
-def test_metrics_ask_for_basic_auth_when_it_is_set(settings):
-    app = create_app(settings.replace(basic_auth=("ops", "s3cret")))
+def test_metrics_ask_for_basic_auth_when_it_is_set(make_app):
+    app = make_app(basic_auth=("ops", "s3cret"))
     client = app.server.test_client()
-    try:
-        refused = client.get("/metrics")
-        assert refused.status_code == 401 and "Basic" in refused.headers["WWW-Authenticate"]
-        good = "Basic " + base64.b64encode(b"ops:s3cret").decode()
-        assert "jobdash_jobs" in {name for (name, _) in scrape(client, headers={"Authorization": good})}
-    finally:
-        app.server.extensions["jobdash.database"].dispose()
+    refused = client.get("/metrics")
+    assert refused.status_code == 401 and "Basic" in refused.headers["WWW-Authenticate"]
+    good = "Basic " + base64.b64encode(b"ops:s3cret").decode()
+    assert "jobdash_jobs" in {name for (name, _) in scrape(client, headers={"Authorization": good})}
 
 
-def test_metrics_can_be_turned_off(settings):
-    app = create_app(settings.replace(metrics=False))
+def test_metrics_can_be_turned_off(make_app):
+    app = make_app(metrics=False)
     client = app.server.test_client()
-    try:
-        response = client.get("/metrics")
-        # No metrics route: the path is one more unknown page of the dashboard.
-        assert not response.content_type.startswith("text/plain")
-        assert b"jobdash_" not in response.get_data()
-    finally:
-        app.server.extensions["jobdash.database"].dispose()
+    response = client.get("/metrics")
+    # No metrics route: the path is one more unknown page of the dashboard.
+    assert not response.content_type.startswith("text/plain")
+    assert b"jobdash_" not in response.get_data()
 
 
 def _get(url: str) -> tuple[int, bytes]:

@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import create_engine, event, text
 
 from dashboard import create_app
+from dashboard.database import database_of
 from dashboard.settings import Settings
 from db import engine as db_engine
 from db import migrate
@@ -111,7 +112,7 @@ def app(servers: tuple[OwnPostgres, Replica]) -> Iterator[Any]:
     )
     dash_app = create_app(settings)
     yield dash_app
-    dash_app.server.extensions["jobdash.database"].dispose()
+    database_of(dash_app.server).dispose()
 
 
 @contextlib.contextmanager
@@ -161,7 +162,7 @@ def engine_log() -> Iterator[EngineLog]:
 
 def test_reads_go_to_the_replica_and_writes_with_their_reads_to_the_primary(app, engine_log):
     client = app.server.test_client()
-    database = app.server.extensions["jobdash.database"]
+    database = database_of(app.server)
     with database.read() as conn:
         assert conn.execute(text("SELECT pg_is_in_recovery()")).scalar() is True
         report.info("replica read: pg_is_in_recovery() = true on port %s", database.reader.url.port)
@@ -205,7 +206,7 @@ def test_reads_go_to_the_replica_and_writes_with_their_reads_to_the_primary(app,
         )
         jobs = post_callback(
             client,
-            "jobs-rows.children",
+            "jobs-data.data",
             {"jobs-url.pathname": "/jobs", "jobs-url.search": ""},
             triggered=["jobs-url.search"],
         )
@@ -253,7 +254,7 @@ def test_a_lagging_replica_hides_a_fresh_write_from_reads_until_it_replays(app, 
 def test_a_stopped_replica_falls_back_to_the_primary_with_one_warning(app, servers, engine_log, monkeypatch):
     _primary, replica = servers
     client = app.server.test_client()
-    database = app.server.extensions["jobdash.database"]
+    database = database_of(app.server)
     created = client.post("/api/jobs/", json={"name": "before-the-outage"}, headers=AUTH)
     job_id = created.get_json()["id"]
     wait_until(lambda: client.get(f"/api/jobs/{job_id}/").status_code == 200, 30, "replayed")
@@ -365,5 +366,5 @@ def test_a_replica_that_never_answers_costs_one_connect_timeout_not_one_per_requ
         assert ready.status_code == 200 and ready.get_json()["checks"]["read_database"] == "degraded"
         assert len(hung.accepted) == 1  # the probe did not wait on it either
     finally:
-        dash_app.server.extensions["jobdash.database"].dispose()
+        database_of(dash_app.server).dispose()
         hung.close()

@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.pool import Pool
 
 from dashboard import create_app
+from dashboard.database import database_of
 from dashboard.settings import Settings
 from tests.resilience.servers import free_port
 
@@ -23,7 +24,7 @@ def test_building_the_app_opens_no_connection(tmp_path):
     event.listen(Pool, "connect", count)
     try:
         app = create_app(Settings.from_env({}, database_url=f"sqlite:///{tmp_path / 'never.db'}"))
-        app.server.extensions["jobdash.database"].dispose()
+        database_of(app.server).dispose()
     finally:
         event.remove(Pool, "connect", count)
     assert connects == []

@@ -1,31 +1,21 @@
-"""Every error as application/problem+json: data-layer errors, HTTP errors, unknown API routes, crashes."""
+"""The API's own errors as problems: data-layer errors of its views, and `/api/…` paths it does not serve."""
 
 from __future__ import annotations
 
-import logging
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, g, request
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from flask import Blueprint, Flask, Response, request
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, RequestRedirect, Rule
 
+from dashboard.paths import is_api_path
 from dashboard.problems import http_problem, problem, validation_problem
 from db.errors import NotFound as RecordNotFound
 from db.errors import ValidationError
 
-log = logging.getLogger(__name__)
-API_PREFIX = "/api"
 
-
-def is_api_path(path: str) -> bool:
-    """Whether ``path`` belongs to the JSON API (and so must never get the dashboard's HTML)."""
-    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
-
-
-def register_error_handlers(server: Flask, api: Blueprint) -> None:
-    """Turn every error into a problem: data-layer errors on the API, HTTP errors and crashes everywhere."""
+def register_error_handlers(api: Blueprint) -> None:
+    """Answer the data layer's invalid input (400) and missing records (404) of the API's views."""
 
     @api.errorhandler(ValidationError)
     def invalid(exc: ValidationError) -> Response:
@@ -34,25 +24,6 @@ def register_error_handlers(server: Flask, api: Blueprint) -> None:
     @api.errorhandler(RecordNotFound)
     def missing(exc: RecordNotFound) -> Response:
         return problem(404, "Not Found", str(exc))
-
-    @server.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
-        return http_problem(exc)
-
-    @server.errorhandler(OperationalError)
-    @server.errorhandler(PoolTimeout)
-    def database_unavailable(exc: Exception) -> Response:
-        # A lost connection, a full pool or a statement timeout: the client may retry, nothing is corrupt.
-        log.warning("database unavailable", extra={"error": str(exc).splitlines()[0]})
-        return problem(
-            503, "Service Unavailable", "the database did not answer in time", headers={"Retry-After": "1"}
-        )
-
-    @server.errorhandler(Exception)
-    def crash(exc: Exception) -> Response:
-        log.error("unhandled error", exc_info=exc, extra={"request_id": g.get("request_id")})
-        detail = f"an unexpected error occurred; quote request id {g.get('request_id', 'unknown')}"
-        return problem(500, "Internal Server Error", detail)
 
 
 def guard_api_routes(server: Flask, api: Blueprint) -> None:

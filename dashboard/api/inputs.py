@@ -10,10 +10,11 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
-from dashboard.database import get_settings
+from dashboard.input_errors import field_errors
 from dashboard.params import parse_model
+from dashboard.settings import get_settings
 from db import validation
-from db.errors import FieldError, ValidationError
+from db.errors import ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 MAX_BODY_BYTES = 64 * 1024
@@ -22,22 +23,6 @@ MAX_BODY_BYTES = 64 * 1024
 def query_params(model: type[M], *, multi: tuple[str, ...] = ()) -> M:
     """The query string validated by ``model``; unknown parameters are errors naming them."""
     return parse_model(model, request.args.to_dict(flat=False), multi=multi)
-
-
-def _field_errors(exc: PydanticValidationError) -> list[FieldError]:
-    errors = []
-    for error in exc.errors(include_url=False, include_input=False):
-        location = [str(part) for part in error["loc"]]
-        field = ".".join(location) if location else "body"
-        message = error["msg"]
-        if error["type"] == "extra_forbidden":
-            message = "is not a known field"
-        elif error["type"] == "json_invalid":
-            message = "is not valid JSON: " + str(error.get("ctx", {}).get("error", "")).strip()
-        elif error["type"] == "model_type":
-            message = "must be a JSON object"
-        errors.append(FieldError(field, message))
-    return errors
 
 
 def json_body(model: type[M]) -> M:
@@ -61,7 +46,7 @@ def json_body(model: type[M]) -> M:
         # pydantic's own parser: one pass, refuses NaN, lone surrogates and (strictly) unknown fields.
         parsed = model.model_validate_json(raw)
     except PydanticValidationError as exc:
-        raise ValidationError(_field_errors(exc)) from None
+        raise ValidationError(field_errors(exc, source="body")) from None
     # An event's time may run ahead of ours by the allowed clock skew, no further.
     validation.not_in_future(
         getattr(parsed, "timestamp", None),

@@ -7,9 +7,10 @@ from typing import Annotated
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from dashboard.api.schemas import PageLink, Status
-from dashboard.params import CURSOR_HELP, MAX_CURSOR_LENGTH, QueryDatetime, StatusParam
-from db.models import NAME_MAX_LENGTH
+from dashboard.api.schemas import PageLink
+from dashboard.params import CURSOR_HELP, QueryDatetime, StatusParam
+from db.cursor import MAX_TOKEN_LENGTH
+from db.models import NAME_MAX_LENGTH, Status
 
 FamilyParam = Annotated[str, Field(min_length=1, max_length=NAME_MAX_LENGTH)]
 Seconds = Annotated[float | None, Field(description="Seconds; null when there is no stay to measure.")]
@@ -67,7 +68,7 @@ class DisallowedParams(TransitionParams):
     """The query string of ``GET /api/insights/transitions/disallowed/``."""
 
     page_size: int | None = Field(None, ge=1, description="Rows per page, 1..JOBDASH_MAX_PAGE_SIZE.")
-    cursor: str | None = Field(None, max_length=MAX_CURSOR_LENGTH, description=CURSOR_HELP)
+    cursor: str | None = Field(None, max_length=MAX_TOKEN_LENGTH, description=CURSOR_HELP)
 
 
 class DisallowedTransition(_Output):
@@ -134,7 +135,7 @@ class StuckParams(_Params):
         default_factory=list, description="PENDING and/or RUNNING (default both)."
     )
     page_size: int | None = Field(None, ge=1, description="Rows per page, 1..JOBDASH_MAX_PAGE_SIZE.")
-    cursor: str | None = Field(None, max_length=MAX_CURSOR_LENGTH, description=CURSOR_HELP)
+    cursor: str | None = Field(None, max_length=MAX_TOKEN_LENGTH, description=CURSOR_HELP)
 
 
 class StuckJob(_Output):

@@ -27,8 +27,9 @@ from dashboard.api.insight_schemas import (
 from dashboard.api.openapi import CURSOR_RULE, TIMES_RULE, document
 from dashboard.api.outputs import json_bytes, json_response
 from dashboard.cache import cache_params, cached_body
-from dashboard.database import get_database, get_settings
+from dashboard.database import get_database
 from dashboard.params import check_page_size
+from dashboard.settings import get_settings
 from db import families, insights, validation
 
 bp = Blueprint("insights", __name__)

@@ -10,12 +10,13 @@ from typing import Any
 from flask import Blueprint, Response, request, url_for
 from sqlalchemy import Connection
 
+from dashboard.api.auth import requires_write_token
 from dashboard.api.inputs import json_body, query_params
 from dashboard.api.openapi import CURSOR_RULE, TIMES_RULE, TIMESTAMP_RULE, document
 from dashboard.api.outputs import json_bytes, json_response, respond
 from dashboard.api.schemas import CreatedEvent, History, JobCreate, JobDetail, JobList, StatusCreate
 from dashboard.cache import cache_params, cached_body, get_cache
-from dashboard.database import get_database, get_settings
+from dashboard.database import get_database
 from dashboard.params import (
     HistoryParams,
     JobListParams,
@@ -23,6 +24,7 @@ from dashboard.params import (
     list_query_string,
     parse_job_list_query,
 )
+from dashboard.settings import get_settings
 from db import queries, search, writes
 
 bp = Blueprint("jobs", __name__)
@@ -76,7 +78,7 @@ def list_jobs() -> Response:
 
     def compute() -> bytes:
         with get_database().read() as conn:
-            page = queries.list_jobs(
+            page, count = queries.list_and_count_jobs(
                 conn,
                 filters=query.filters,
                 ordering=query.ordering,
@@ -84,7 +86,6 @@ def list_jobs() -> Response:
                 max_page_size=settings.max_page_size,
                 cursor=query.cursor,
             )
-            count = queries.count_jobs(conn, filters=query.filters, page=page)
         return json_bytes(
             JobList,
             {
@@ -147,14 +148,14 @@ def job_history(job_id: int) -> Response:
 
 
 @bp.post("/jobs/")
+@requires_write_token
 @document(
     summary="Create a job (and its first event)",
     tag="jobs",
     body=JobCreate,
     responses={201: JobDetail},
-    write=True,
     headers={201: {"Location": "Root-relative URL of the new job."}},
-    rules=(TIMESTAMP_RULE,),
+    rules=(TIMESTAMP_RULE, "the name is blank once trimmed"),
 )
 def create_job() -> Response:
     """Create a job; 201 with the job and its ``Location``."""
@@ -172,12 +173,12 @@ def create_job() -> Response:
 
 
 @bp.post("/jobs/<int:job_id>/status/")
+@requires_write_token
 @document(
     summary="Append a status event",
     tag="jobs",
     body=StatusCreate,
     responses={201: CreatedEvent},
-    write=True,
     rules=(TIMESTAMP_RULE,),
 )
 def append_status(job_id: int) -> Response:
@@ -191,7 +192,8 @@ def append_status(job_id: int) -> Response:
 
 
 @bp.delete("/jobs/<int:job_id>/")
-@document(summary="Delete a job and its history", tag="jobs", responses={204: None}, write=True)
+@requires_write_token
+@document(summary="Delete a job and its history", tag="jobs", responses={204: None})
 def delete_job(job_id: int) -> Response:
     """Delete a job; 204, or 404 when it does not exist."""
     with _write() as conn:

@@ -2,7 +2,8 @@
 
 Each view carries an :class:`Operation` (set by :func:`document`); :func:`build_openapi` walks the app's
 URL map, so a path, a method, a parameter or a field cannot be documented differently from how it is
-served. The same :class:`Operation` drives the request checks (``write`` means a bearer token is needed).
+served. Who may call a view is not documented here but declared at its route (``@requires_write_token``,
+``@public``): the document reads that declaration (``dashboard/security.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from dashboard.api.schemas import OpenAPIDocument, Problem
+from dashboard.security import Access, access_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -48,8 +50,6 @@ class Operation:
     responses: Mapping[int, type[BaseModel] | None]
     query: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
-    write: bool = False
-    public: bool = False
     errors: tuple[int, ...] = ()
     headers: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
     # Checks a JSON Schema cannot state (across fields, against the clock, opaque tokens): a request
@@ -72,16 +72,29 @@ def operation_of(view: Callable[..., Any] | None) -> Operation | None:
     return getattr(view, "openapi", None)
 
 
-def _documented_rules(app: Flask) -> Iterator[tuple[str, str, str, Operation, list[str]]]:
-    """(OpenAPI path, method, endpoint, operation, path parameter names) for each documented route."""
+@dataclass(frozen=True)
+class _Route:
+    """One documented method of one URL rule."""
+
+    path: str  # in OpenAPI's spelling, {name} for each path parameter
+    method: str
+    endpoint: str
+    op: Operation
+    access: Access
+    path_names: list[str]
+
+
+def _documented_routes(app: Flask) -> Iterator[_Route]:
+    """Each documented method of each rule of ``app``, by path."""
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
-        op = operation_of(app.view_functions.get(rule.endpoint))
+        view = app.view_functions.get(rule.endpoint)
+        op = operation_of(view)
         if op is None:
             continue
         names = [m.group(2) for m in _PATH_PARAMETER.finditer(rule.rule)]
         path = _PATH_PARAMETER.sub(lambda m: "{" + m.group(2) + "}", rule.rule)
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            yield path, method.lower(), rule.endpoint, op, names
+            yield _Route(path, method.lower(), rule.endpoint, op, access_of(view), names)
 
 
 def _ecma_pattern(schema: Any) -> Any:
@@ -125,109 +138,142 @@ def _json(media_type: str, ref: dict[str, Any]) -> dict[str, Any]:
     return {"content": {media_type: {"schema": ref}}}
 
 
+class _Schemas:
+    """The JSON Schemas of every model the routes name, and a ``$ref`` to each."""
+
+    def __init__(self, routes: list[_Route]) -> None:
+        wanted: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {(Problem, "serialization"): None}
+        for route in routes:
+            for model in route.op.responses.values():
+                if model is not None:
+                    wanted[(model, "serialization")] = None
+            if route.op.body is not None:
+                wanted[(route.op.body, "validation")] = None
+        self._refs, top = models_json_schema(list(wanted), ref_template=REF_TEMPLATE)
+        self.components: dict[str, Any] = _ecma_pattern(top.get("$defs", {}))
+
+    def ref(self, model: type[BaseModel], mode: JsonSchemaMode = "serialization") -> dict[str, Any]:
+        """The ``$ref`` of ``model``'s schema."""
+        return self._refs[(model, mode)]
+
+    def problem(self, description: str) -> dict[str, Any]:
+        """A response described by ``description`` whose body is a problem."""
+        return {"description": description, **_json(PROBLEM_MEDIA_TYPE, self.ref(Problem))}
+
+
+def _parameters(route: _Route, schemas: _Schemas) -> list[dict[str, Any]]:
+    """The path parameters (positive 64-bit ids), then the query model's parameters."""
+    parameters = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
+        }
+        for name in route.path_names
+    ]
+    if route.op.query is not None:
+        parameters += _query_parameters(route.op.query, schemas.components)
+    return parameters
+
+
+def _success_responses(op: Operation, schemas: _Schemas) -> dict[str, Any]:
+    """Each documented success, with its model and headers."""
+    responses: dict[str, Any] = {}
+    for status, model in op.responses.items():
+        response: dict[str, Any] = {"description": model.__doc__.strip() if model and model.__doc__ else ""}
+        if model is not None:
+            response.update(_json("application/json", schemas.ref(model)))
+        if status in op.headers:
+            response["headers"] = {
+                name: {"description": text, "schema": {"type": "string", "format": "uri-reference"}}
+                for name, text in op.headers[status].items()
+            }
+        responses[str(status)] = response
+    return responses
+
+
+def _error_statuses(route: _Route) -> list[int]:
+    """The errors a route can answer, from what it takes and who may call it."""
+    op, errors = route.op, set(route.op.errors)
+    if op.query is not None or op.body is not None or route.path_names:
+        errors.add(400)
+    if route.path_names:
+        errors.add(404)
+    if route.access == "write":
+        errors.update((401, 403))
+    if op.body is not None:
+        errors.update((413, 415))
+    return sorted(errors)
+
+
+def _responses(route: _Route, schemas: _Schemas) -> dict[str, Any]:
+    """Successes, then each possible error as a problem, then any other error."""
+    responses = _success_responses(route.op, schemas)
+    for status in _error_statuses(route):
+        description = _ERROR_TITLES[status]
+        if status == 400 and route.op.rules:
+            description += "; also when " + "; ".join(route.op.rules)
+        responses[str(status)] = schemas.problem(description)
+    responses["default"] = schemas.problem("Any other error")
+    return responses
+
+
+def _operation(route: _Route, schemas: _Schemas) -> dict[str, Any]:
+    """The OpenAPI operation object of one route."""
+    op = route.op
+    operation: dict[str, Any] = {
+        "operationId": route.endpoint.replace(".", "_"),
+        "summary": op.summary,
+        "tags": [op.tag],
+        "responses": _responses(route, schemas),
+    }
+    if op.rules:
+        operation["x-rules"] = list(op.rules)
+    parameters = _parameters(route, schemas)
+    if parameters:
+        operation["parameters"] = parameters
+    if op.body is not None:
+        operation["requestBody"] = {
+            "required": True,
+            **_json("application/json", schemas.ref(op.body, "validation")),
+        }
+    if route.access == "write":
+        operation["security"] = [{"bearerAuth": []}]
+    elif route.access == "public":
+        operation["security"] = []
+    return operation
+
+
+_INFO_DESCRIPTION = (
+    "Jobs and their status events. Errors are application/problem+json (RFC 9457). "
+    "Timestamps are ISO 8601 with an offset (UTC, +00:00). List links (next, previous, "
+    "Location) are root-relative URLs."
+)
+_SECURITY_SCHEMES = {
+    "bearerAuth": {"type": "http", "scheme": "bearer", "description": "A JOBDASH_API_TOKENS token."},
+    "basicAuth": {"type": "http", "scheme": "basic", "description": "When JOBDASH_BASIC_AUTH is set."},
+}
+
+
 def build_openapi(app: Flask, *, title: str = "JobDash API") -> dict[str, Any]:
     """The OpenAPI 3.1 document of every documented route of ``app``."""
-    routes = list(_documented_rules(app))
-    wanted: dict[tuple[type[BaseModel], JsonSchemaMode], None] = {(Problem, "serialization"): None}
-    for *_, op, _names in routes:
-        for model in op.responses.values():
-            if model is not None:
-                wanted[(model, "serialization")] = None
-        if op.body is not None:
-            wanted[(op.body, "validation")] = None
-    refs, top = models_json_schema(list(wanted), ref_template=REF_TEMPLATE)
-    components: dict[str, Any] = _ecma_pattern(top.get("$defs", {}))
-    problem_ref = refs[(Problem, "serialization")]
-
+    routes = list(_documented_routes(app))
+    schemas = _Schemas(routes)
     paths: dict[str, dict[str, Any]] = {}
-    for path, method, endpoint, op, names in routes:
-        parameters = [
-            {
-                "name": name,
-                "in": "path",
-                "required": True,
-                "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
-            }
-            for name in names
-        ]
-        if op.query is not None:
-            parameters += _query_parameters(op.query, components)
-        responses: dict[str, Any] = {}
-        for status, model in op.responses.items():
-            response: dict[str, Any] = {
-                "description": model.__doc__.strip() if model and model.__doc__ else ""
-            }
-            if model is not None:
-                response.update(_json("application/json", refs[(model, "serialization")]))
-            if status in op.headers:
-                response["headers"] = {
-                    name: {"description": text, "schema": {"type": "string", "format": "uri-reference"}}
-                    for name, text in op.headers[status].items()
-                }
-            responses[str(status)] = response
-        errors = set(op.errors)
-        if op.query is not None or op.body is not None or names:
-            errors.add(400)
-        if names:
-            errors.add(404)
-        if op.write:
-            errors.update((401, 403))
-        if op.body is not None:
-            errors.update((413, 415))
-        for status in sorted(errors):
-            description = _ERROR_TITLES[status]
-            if status == 400 and op.rules:
-                description += "; also when " + "; ".join(op.rules)
-            responses[str(status)] = {"description": description, **_json(PROBLEM_MEDIA_TYPE, problem_ref)}
-        responses["default"] = {"description": "Any other error", **_json(PROBLEM_MEDIA_TYPE, problem_ref)}
-        operation: dict[str, Any] = {
-            "operationId": endpoint.replace(".", "_"),
-            "summary": op.summary,
-            "tags": [op.tag],
-            "responses": responses,
-        }
-        if op.rules:
-            operation["x-rules"] = list(op.rules)
-        if parameters:
-            operation["parameters"] = parameters
-        if op.body is not None:
-            body_ref = refs[(op.body, "validation")]
-            operation["requestBody"] = {"required": True, **_json("application/json", body_ref)}
-        if op.write:
-            operation["security"] = [{"bearerAuth": []}]
-        elif op.public:
-            operation["security"] = []
-        paths.setdefault(path, {})[method] = operation
-
+    for route in routes:
+        paths.setdefault(route.path, {})[route.method] = _operation(route, schemas)
     return {
         "openapi": "3.1.0",
         "info": {
             "title": title,
             "version": importlib.metadata.version("jobdash"),
-            "description": (
-                "Jobs and their status events. Errors are application/problem+json (RFC 9457). "
-                "Timestamps are ISO 8601 with an offset (UTC, +00:00). List links (next, previous, "
-                "Location) are root-relative URLs."
-            ),
+            "description": _INFO_DESCRIPTION,
         },
         "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
         "paths": paths,
-        "components": {
-            "schemas": components,
-            "securitySchemes": {
-                "bearerAuth": {
-                    "type": "http",
-                    "scheme": "bearer",
-                    "description": "A JOBDASH_API_TOKENS token.",
-                },
-                "basicAuth": {
-                    "type": "http",
-                    "scheme": "basic",
-                    "description": "When JOBDASH_BASIC_AUTH is set.",
-                },
-            },
-        },
-        # Basic auth guards everything but the health probes only when it is configured.
+        "components": {"schemas": schemas.components, "securitySchemes": _SECURITY_SCHEMES},
+        # Basic auth guards everything but the public routes, and only when it is configured.
         "security": [{}, {"basicAuth": []}],
     }
 

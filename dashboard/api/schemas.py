@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, WithJsonSchema
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, WithJsonSchema
 
 from dashboard.params import QueryDatetime, StatusParam
-from db.models import MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH, STATUSES
-
-Status = Literal["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]
-assert set(get_args(Status)) == set(STATUSES)
+from db.models import MESSAGE_MAX_LENGTH, NAME_MAX_LENGTH, STATUSES, Status
+from db.queries import Bucket
 
 
 def _case_insensitive_pattern(words: tuple[str, ...]) -> str:
@@ -25,8 +23,8 @@ StatusInput = Annotated[
     StatusParam,
     WithJsonSchema({"type": "string", "pattern": STATUS_PATTERN, "description": "Case-insensitive."}),
 ]
-# Only ISO 8601 text with an offset: strict mode refuses the Unix numbers lax pydantic would accept.
-TimestampInput = Annotated[AwareDatetime, Field(strict=True)]
+# Only ISO 8601 text with an offset, as in query strings: never Unix seconds, as a number or as text ("0").
+TimestampInput = QueryDatetime
 PageLink = Annotated[
     str | None,
     Field(
@@ -50,7 +48,9 @@ class _Output(BaseModel):
 class JobCreate(_Model):
     """Body of ``POST /api/jobs/``."""
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX_LENGTH)]
+    # The length is the text's as sent (what the schema can say); the data layer then trims it, and a name
+    # that is blank once trimmed is refused there (a rule of the operation).
+    name: str = Field(min_length=1, max_length=NAME_MAX_LENGTH, description="Trimmed of surrounding spaces.")
     status: StatusInput = "PENDING"
     timestamp: TimestampInput | None = Field(None, description="When it was created; default now.")
 
@@ -63,14 +63,10 @@ class StatusCreate(_Model):
     message: str | None = Field(None, max_length=MESSAGE_MAX_LENGTH)
 
 
-class NoParams(_Model):
-    """The query string of an endpoint that takes no parameters."""
-
-
 class TimeseriesParams(_Model):
     """The query string of ``GET /api/stats/timeseries/``."""
 
-    bucket: Literal["hour", "day"] = Field("day", description="Bucket width, in UTC.")
+    bucket: Bucket = Field("day", description="Bucket width, in UTC.")
     since: QueryDatetime | None = Field(None, description="Inclusive; default 30 days or 48 hours back.")
     until: QueryDatetime | None = Field(None, description="Exclusive; default the end of the current bucket.")
     status: list[StatusParam] = Field(
@@ -171,7 +167,7 @@ class TimeseriesPoint(_Output):
 class Timeseries(_Output):
     """Jobs created per bucket and current status; empty buckets are left out."""
 
-    bucket: Literal["hour", "day"]
+    bucket: Bucket
     since: AwareDatetime
     until: AwareDatetime
     results: list[TimeseriesPoint]

@@ -20,14 +20,6 @@ bp = Blueprint("stats", __name__)
 DEFAULT_SPAN = {"hour": dt.timedelta(hours=48), "day": dt.timedelta(days=30)}
 
 
-def _end_of_current_bucket(now: dt.datetime, bucket: str) -> dt.datetime:
-    """Where the bucket holding ``now`` ends, so a default range has no partial bucket at its end."""
-    start = now.replace(minute=0, second=0, microsecond=0)
-    if bucket == "day":
-        start = start.replace(hour=0)
-    return start + queries.BUCKETS[bucket]
-
-
 @bp.get("/stats/")
 @document(
     summary="Jobs per current status, or per status at a past hour",
@@ -66,7 +58,7 @@ def stats() -> Response:
 def timeseries() -> Response:
     """Counts per (bucket, status) over at most 1,000 buckets, exact, summed from the count tables."""
     params = query_params(TimeseriesParams, multi=("status",))
-    until = params.until or _end_of_current_bucket(dt.datetime.now(dt.UTC), params.bucket)
+    until = params.until or queries.bucket_end(dt.datetime.now(dt.UTC), params.bucket)
     # Checked before any arithmetic: a year-1 `until` must be a 400, not an overflow computing `since`.
     until = validation.timestamp(until, "until")
     since = params.since or until - DEFAULT_SPAN[params.bucket]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, ctx, dcc, html
+from dash import Input, Output, State, ctx, dcc, html
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.components import (
@@ -18,21 +18,36 @@ from dashboard.components import (
     error_state,
     format_duration,
     format_timestamp,
+    html_attributes,
     pager,
     status_badge,
 )
-from dashboard.database import get_database, get_settings
-from dashboard.figures import GRAPH_CONFIG, status_timeline_figure
+from dashboard.database import get_database
+from dashboard.figures import GRAPH_CONFIG, status_timeline_figure, timeline_height
+from dashboard.pages import PageCallbacks, database_error_state
+from dashboard.settings import get_settings
+from dashboard.tables import (
+    HISTORY_COLUMNS,
+    header_cell,
+    paged_table,
+    render_spec,
+    renderer_callback,
+    rows_data,
+)
 from dashboard.timeline import Segment, status_segments, time_in_status, total_duration
 from db.errors import NotFound, ValidationError
 from db.models import STATUSES
-from db.queries import get_job, job_history
+from db.queries import Page, get_job, job_history
 
 log = logging.getLogger(__name__)
+callbacks = PageCallbacks()
 
 # The timeline reads at most this many of the newest events, so a job with a huge history stays cheap.
 TIMELINE_EVENTS = 200
 HISTORY_PAGE_SIZE = 20
+HISTORY_SPEC = render_spec("job-history-rows", HISTORY_COLUMNS, row_class="history-row", row_key="eventId")
+# The paging buttons by role, named as history_page's outputs name them.
+PAGER_ROLES = {"first": "newest", "back": "newer", "forward": "older"}
 _ID_PATTERN = re.compile(r"[1-9][0-9]{0,18}")
 
 
@@ -50,56 +65,47 @@ def page_title(job_id: object = None, **_path: object) -> str:
     return f"Job #{number} · JobDash" if number else "Job not found · JobDash"
 
 
-dash.register_page(__name__, path_template="/jobs/<job_id>", title=page_title, name="Job", order=2)
+def _breadcrumb(job_id: int) -> html.Nav:
+    """The way back to the job list: Jobs / #id."""
+    return html.Nav(
+        html.Ol(
+            [
+                html.Li(dcc.Link("Jobs", href="/jobs"), className="breadcrumb-item"),
+                html.Li(f"#{job_id}", className="breadcrumb-item active"),
+            ],
+            className="breadcrumb mb-2",
+        ),
+        **html_attributes(aria_label="breadcrumb"),
+    )
+
+
+def _fact(label: str, value: str) -> dbc.Col:
+    """One labelled fact about the job."""
+    return dbc.Col(
+        html.Div(
+            [html.Div(label, className="fact-label"), html.Div(value, className="fact-value")],
+            className="fact",
+        ),
+        xs=6,
+        md=3,
+    )
 
 
 def build_job_header(job: Mapping[str, Any], *, now: dt.datetime) -> html.Div:
     """Breadcrumb, name (as text) with its status, and the created/updated/duration facts."""
     duration, active = total_duration(job, now=now)
     facts = [
-        ("Created", format_timestamp(job["created_at"]) + " UTC"),
-        ("Updated", format_timestamp(job["updated_at"]) + " UTC"),
-        ("Total duration", format_duration(duration) + (" so far" if active else "")),
-        ("Events", f"{int(job.get('history_count', 0)):,}"),
+        _fact("Created", format_timestamp(job["created_at"]) + " UTC"),
+        _fact("Updated", format_timestamp(job["updated_at"]) + " UTC"),
+        _fact("Total duration", format_duration(duration) + (" so far" if active else "")),
+        _fact("Events", f"{int(job.get('history_count', 0)):,}"),
     ]
+    title = html.Div(
+        [html.H1(job["name"], className="page-title job-name", id="job-name"), status_badge(job["status"])],
+        className="d-flex flex-wrap align-items-center gap-3 mb-3",
+    )
     return html.Div(
-        [
-            html.Nav(
-                html.Ol(
-                    [
-                        html.Li(dcc.Link("Jobs", href="/jobs"), className="breadcrumb-item"),
-                        html.Li(f"#{int(job['id'])}", className="breadcrumb-item active"),
-                    ],
-                    className="breadcrumb mb-2",
-                ),
-                **{"aria-label": "breadcrumb"},
-            ),
-            html.Div(
-                [
-                    html.H1(job["name"], className="page-title job-name", id="job-name"),
-                    status_badge(job["status"]),
-                ],
-                className="d-flex flex-wrap align-items-center gap-3 mb-3",
-            ),
-            dbc.Row(
-                [
-                    dbc.Col(
-                        html.Div(
-                            [
-                                html.Div(label, className="fact-label"),
-                                html.Div(value, className="fact-value"),
-                            ],
-                            className="fact",
-                        ),
-                        xs=6,
-                        md=3,
-                    )
-                    for label, value in facts
-                ],
-                className="g-3",
-                id="job-facts",
-            ),
-        ],
+        [_breadcrumb(int(job["id"])), title, dbc.Row(facts, className="g-3", id="job-facts")],
         className="mb-4",
     )
 
@@ -140,25 +146,6 @@ def build_time_breakdown(segments: list[Segment]) -> html.Div:
     return html.Div(items, className="time-breakdown")
 
 
-def build_history_rows(events: Iterable[Mapping[str, Any]]) -> list[html.Tr]:
-    """One row per event, newest first as given; messages are shown as text."""
-    return [
-        html.Tr(
-            [
-                html.Td(status_badge(event["status"])),
-                html.Td(format_timestamp(event["timestamp"]), className="time-cell"),
-                html.Td(
-                    event["message"] or "—",
-                    className="message-cell" + ("" if event["message"] else " text-body-secondary"),
-                ),
-            ],
-            className="history-row",
-            **{"data-event-id": str(int(event["id"]))},
-        )
-        for event in events
-    ]
-
-
 def not_found(detail: str) -> html.Div:
     """The friendly answer for an unknown or malformed job id."""
     return html.Div(
@@ -170,6 +157,59 @@ def not_found(detail: str) -> html.Div:
         ),
         className="card shadow-sm",
         id="job-not-found",
+    )
+
+
+def _timeline_card(segments: list[Segment], *, note: str) -> dbc.Card:
+    """The swim-lane timeline beside the time spent in each status (its height reserved before plotly.js
+    has loaded, so nothing moves when it draws)."""
+    graph = html.Div(
+        dcc.Graph(id="job-timeline", figure=status_timeline_figure(segments), config=GRAPH_CONFIG),
+        style={"minHeight": f"{timeline_height(segments)}px"},
+    )
+    header = dbc.CardHeader(
+        [
+            html.Span("Time in each status"),
+            html.Span(note, className="small text-body-secondary fw-normal", id="job-timeline-note"),
+        ],
+        className="d-flex flex-wrap justify-content-between align-items-center gap-2",
+    )
+    body = dbc.Row(
+        [dbc.Col(graph, lg=8), dbc.Col(build_time_breakdown(segments), lg=4)],
+        className="g-3 align-items-center",
+    )
+    return dbc.Card([header, dbc.CardBody(body)], className="shadow-sm mb-4")
+
+
+def _history_card(view: dict[str, Any]) -> dbc.Card:
+    """The job's events, newest first, one page at a time: ``view`` is the first page's (see
+    :func:`history_page`), the paging buttons' callback answers the others."""
+    header = dbc.CardHeader(
+        [
+            html.Span("History, newest first"),
+            html.Span(
+                view["caption"], id="job-history-caption", className="small text-body-secondary fw-normal"
+            ),
+        ],
+        className="d-flex justify-content-between align-items-center",
+    )
+    enabled = {role for role in ("first", "back", "forward") if not view[f"{PAGER_ROLES[role]}_disabled"]}
+    paging = pager(
+        first=("job-history-newest", "Newest"),
+        back=("job-history-newer", "Newer"),
+        forward=("job-history-older", "Older"),
+        enabled=enabled,
+    )
+    return paged_table(
+        prefix="job-history",
+        headers=[header_cell(column) for column in HISTORY_COLUMNS],
+        spec=HISTORY_SPEC,
+        data=view["data"],
+        notice=view["notice"],
+        table_class="table align-middle mb-0 history-table",
+        footer=paging,
+        footer_class="d-flex justify-content-end",
+        header=header,
     )
 
 
@@ -192,158 +232,82 @@ def layout(job_id: object = None, **_query: object) -> html.Div:
     except NotFound:
         return not_found(f"There is no job #{number}. It may have been deleted.")
     except SQLAlchemyError:
-        log.exception("job page query failed")
-        return error_state(
-            "The database did not answer",
-            detail="Try again in a moment.",
-            reset_href=f"/jobs/{number}",
-            reset_label="Try again",
-        )
+        return database_error_state(log, "job page", reset_href=f"/jobs/{number}")
     now = dt.datetime.now(dt.UTC)
-    segments = status_segments(newest.results, now=now)
-    timeline = dbc.Card(
-        [
-            dbc.CardHeader(
-                [
-                    html.Span("Time in each status"),
-                    html.Span(
-                        build_timeline_note(shown=len(newest.results), total=int(job["history_count"])),
-                        className="small text-body-secondary fw-normal",
-                        id="job-timeline-note",
-                    ),
-                ],
-                className="d-flex flex-wrap justify-content-between align-items-center gap-2",
-            ),
-            dbc.CardBody(
-                dbc.Row(
-                    [
-                        dbc.Col(
-                            dcc.Graph(
-                                id="job-timeline",
-                                figure=status_timeline_figure(segments),
-                                config=GRAPH_CONFIG,
-                            ),
-                            lg=8,
-                        ),
-                        dbc.Col(build_time_breakdown(segments), lg=4),
-                    ],
-                    className="g-3 align-items-center",
-                )
-            ),
-        ],
-        className="shadow-sm mb-4",
-    )
-    history = dbc.Card(
-        [
-            dbc.CardHeader(
-                [
-                    html.Span("History, newest first"),
-                    html.Span(id="job-history-caption", className="small text-body-secondary fw-normal"),
-                ],
-                className="d-flex justify-content-between align-items-center",
-            ),
-            dbc.CardBody(
-                dcc.Loading(
-                    html.Div(
-                        html.Table(
-                            [
-                                html.Thead(
-                                    html.Tr([html.Th("Status"), html.Th("Time (UTC)"), html.Th("Message")])
-                                ),
-                                html.Tbody(id="job-history-rows"),
-                            ],
-                            className="table align-middle mb-0 history-table",
-                        ),
-                        className="table-responsive",
-                    ),
-                    target_components={"job-history-rows": "children"},
-                    delay_show=250,
-                    overlay_style={"visibility": "visible", "opacity": 0.45},
-                    custom_spinner=dbc.Spinner(color="primary"),
-                ),
-                className="p-0",
-            ),
-            dbc.CardFooter(
-                pager(
-                    first=("job-history-newest", "Newest"),
-                    back=("job-history-newer", "Newer"),
-                    forward=("job-history-older", "Older"),
-                ),
-                className="d-flex justify-content-end",
-            ),
-        ],
-        className="shadow-sm",
-    )
+    note = build_timeline_note(shown=len(newest.results), total=int(job["history_count"]))
     return html.Div(
         [
-            dcc.Store(id="job-history-state", data={"job_id": number}),
             build_job_header(job, now=now),
-            timeline,
-            history,
+            _timeline_card(status_segments(newest.results, now=now), note=note),
+            _history_card(history_page(None, {"job_id": number})),
         ],
         id="job-page",
     )
 
 
-def history_page(trigger: object, state: object) -> dict[str, Any]:
-    """The history page asked for by a paging button (or the first page), as the callback's outputs."""
-    state = state if isinstance(state, dict) else {}
-    out: dict[str, Any] = {"newest_disabled": True, "newer_disabled": True, "older_disabled": True}
-    cursor: object = None
-    if trigger == "job-history-older":
-        cursor = state.get("next")
-    elif trigger == "job-history-newer":
-        cursor = state.get("previous")
+def _read_history(state: dict[str, Any], cursor: object) -> Page:
+    """One page of the job's history from ``cursor`` (None: the newest)."""
+    if cursor is not None and not isinstance(cursor, str):
+        raise ValidationError.single("cursor", "is not a valid cursor for this list; start from page one")
     settings = get_settings()
-    try:
-        if cursor is not None and not isinstance(cursor, str):
-            raise ValidationError.single("cursor", "is not a valid cursor for this list; start from page one")
-        with get_database().read() as conn:
-            page = job_history(
-                conn,
-                job_id=state.get("job_id"),  # type: ignore[arg-type]  # validated by the data layer
-                page_size=min(HISTORY_PAGE_SIZE, settings.max_page_size),
-                max_page_size=settings.max_page_size,
-                cursor=cursor,
-            )
-    except (ValidationError, NotFound) as exc:
-        errors = exc.errors if isinstance(exc, ValidationError) else []
-        detail = None if errors else "This job no longer exists."
-        alert = error_state("This history page is not available", errors=errors, detail=detail)
-        return {
-            **out,
-            "rows": [html.Tr(html.Td(alert, colSpan=3, className="p-0 border-0"))],
-            "state": state,
-            "caption": "",
-        }
-    except SQLAlchemyError:
-        log.exception("job history query failed")
-        alert = error_state("The database did not answer", detail="Try again in a moment.")
-        return {
-            **out,
-            "rows": [html.Tr(html.Td(alert, colSpan=3, className="p-0 border-0"))],
-            "state": state,
-            "caption": "",
-        }
-    rows = build_history_rows(page.results) or [
-        html.Tr(
-            html.Td(empty_state("No events", "This job has no history."), colSpan=3, className="border-0")
+    with get_database().read() as conn:
+        return job_history(
+            conn,
+            job_id=state.get("job_id"),  # type: ignore[arg-type]  # validated by the data layer
+            page_size=min(HISTORY_PAGE_SIZE, settings.max_page_size),
+            max_page_size=settings.max_page_size,
+            cursor=cursor,
         )
-    ]
+
+
+def _history_outputs(page: Page, job_id: object, *, first: bool) -> dict[str, Any]:
+    """The callback's outputs for a page of history that was read: its rows as data for the browser."""
+    shown = len(page.results)
     return {
-        "rows": rows,
-        "state": {"job_id": state.get("job_id"), "next": page.next_cursor, "previous": page.previous_cursor},
-        "caption": f"{len(page.results)} event{'s' if len(page.results) != 1 else ''} on this page",
-        "newest_disabled": cursor is None,
+        "data": {
+            "job_id": job_id,
+            "rows": rows_data(page.results, HISTORY_COLUMNS),
+            "next": page.next_cursor,
+            "previous": page.previous_cursor,
+        },
+        "notice": None if shown else empty_state("No events", "This job has no history."),
+        "caption": f"{shown} event{'s' if shown != 1 else ''} on this page",
+        "newest_disabled": first,
         "newer_disabled": page.previous_cursor is None,
         "older_disabled": page.next_cursor is None,
     }
 
 
-@callback(
+def history_page(trigger: object, state: object) -> dict[str, Any]:
+    """The history page asked for by a paging button (or the first page), as the callback's outputs."""
+    state = state if isinstance(state, dict) else {}
+    cursor = {"job-history-older": state.get("next"), "job-history-newer": state.get("previous")}.get(
+        str(trigger)
+    )
+    try:
+        page = _read_history(state, cursor)
+    except (ValidationError, NotFound) as exc:
+        errors = exc.errors if isinstance(exc, ValidationError) else []
+        detail = None if errors else "This job no longer exists."
+        alert = error_state("This history page is not available", errors=errors, detail=detail)
+    except SQLAlchemyError:
+        alert = database_error_state(log, "job history")
+    else:
+        return _history_outputs(page, state.get("job_id"), first=cursor is None)
+    return {
+        "data": {**state, "rows": []},
+        "notice": alert,
+        "caption": "",
+        "newest_disabled": True,
+        "newer_disabled": True,
+        "older_disabled": True,
+    }
+
+
+@callbacks.callback(
     output={
-        "rows": Output("job-history-rows", "children"),
-        "state": Output("job-history-state", "data"),
+        "data": Output("job-history-data", "data"),
+        "notice": Output("job-history-notice", "children"),
         "caption": Output("job-history-caption", "children"),
         "newest_disabled": Output("job-history-newest", "disabled"),
         "newer_disabled": Output("job-history-newer", "disabled"),
@@ -356,8 +320,17 @@ def history_page(trigger: object, state: object) -> dict[str, Any]:
             Input("job-history-older", "n_clicks"),
         ]
     },
-    state={"state": State("job-history-state", "data")},
+    state={"state": State("job-history-data", "data")},
+    prevent_initial_call=True,  # the newest page is part of the layout
 )
 def on_history_page(clicks: object, state: object) -> dict[str, Any]:
-    """Show the newest history page, or the one a paging button asks for."""
+    """Show the page a paging button asks for."""
     return history_page(ctx.triggered_id, state)
+
+
+renderer_callback(callbacks, "job-history")
+
+
+dash.register_page(
+    __name__, path_template="/jobs/<job_id>", title=page_title, name="Job", order=2, layout=layout
+)

@@ -4,19 +4,26 @@ One callback owns the view. It is triggered either by the URL (first load, back/
 shows the URL's query in the controls, or by a control and then writes the new query to the URL; either way
 it renders exactly one keyset page. The page's own ``dcc.Location`` uses ``refresh=False``, so writing the
 URL pushes a history entry without making Dash Pages rebuild the page (the search box keeps its focus).
+
+The controls are one table (``CONTROLS``): the layout, the callback's inputs and outputs, what the controls
+show for a URL and the URL they make are generated from it, so a new list filter is one row here (plus its
+field in ``db/queries.py``'s JobFilter and ``dashboard/params.py``'s JobListParams).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, callback, ctx, dcc, html, no_update
+from dash import Input, Output, State, ctx, dcc, html, no_update
+from dash.development.base_component import Component
 from dash.exceptions import PreventUpdate
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,13 +32,14 @@ from dashboard.components import (
     describe_count,
     empty_state,
     error_state,
-    format_timestamp,
+    html_attributes,
+    page_header,
     pager,
-    status_badge,
     status_options,
 )
-from dashboard.database import get_database, get_settings
+from dashboard.database import get_database
 from dashboard.list_state import (
+    Control,
     args_from_controls,
     args_from_page_query,
     args_from_search,
@@ -39,53 +47,38 @@ from dashboard.list_state import (
     jump_to_date,
     page_size_options,
     parse_view,
+    read_statuses,
+    read_text,
+    read_utc_time,
     search_from_query,
     toggle_ordering,
+    utc_input,
     with_cursor,
 )
+from dashboard.pages import PageCallbacks, database_error_state
 from dashboard.params import JobListQuery
+from dashboard.settings import get_settings
+from dashboard.tables import JOB_COLUMNS, header_cell, paged_table, render_spec, renderer_callback, rows_data
 from db.errors import ValidationError
-from db.queries import JobFilter, Page, count_jobs, list_jobs
+from db.models import NAME_MAX_LENGTH
+from db.queries import Page, count_jobs, list_and_count_jobs
 from db.search import SearchPage
 from db.validation import Q_MAX_LENGTH
 
-dash.register_page(__name__, path="/jobs", title="Jobs · JobDash", name="Jobs", order=1)
 log = logging.getLogger(__name__)
+callbacks = PageCallbacks()
 
-COLUMNS = 5
 AUTO_REFRESH_MS = 10_000
 SORT_BUTTONS = {"jobs-sort-name": "name", "jobs-sort-created": "created", "jobs-sort-updated": "updated"}
 SORT_LABELS = {"name": "Name", "created": "Created (UTC)", "updated": "Updated (UTC)"}
-CONTROL_TRIGGERS = {"jobs-status", "jobs-q", "jobs-created-after", "jobs-created-before", "jobs-page-size"}
 URL_TRIGGERS = {None, "jobs-url", "jobs-interval"}
-
-
-def build_job_rows(rows: Iterable[Mapping[str, Any]]) -> list[html.Tr]:
-    """One table row per job; the name links to the job (client-side navigation, text only)."""
-    return [
-        html.Tr(
-            [
-                html.Td(f"#{int(row['id'])}", className="text-body-secondary font-monospace small id-cell"),
-                html.Td(
-                    dcc.Link(
-                        row["name"], href=f"/jobs/{int(row['id'])}", className="job-link stretched-link"
-                    ),
-                    className="name-cell",
-                ),
-                html.Td(status_badge(row["status"])),
-                html.Td(format_timestamp(row["created_at"]), className="time-cell"),
-                html.Td(format_timestamp(row["updated_at"]), className="time-cell"),
-            ],
-            className="job-row",
-            **{"data-job-id": str(int(row["id"]))},
-        )
-        for row in rows
-    ]
-
-
-def build_state_row(content: Any) -> list[html.Tr]:
-    """A whole-width row holding an empty or error state, so the table keeps its shape."""
-    return [html.Tr(html.Td(content, colSpan=COLUMNS, className="p-0 border-0"), className="state-row")]
+JOBS_SPEC = render_spec("jobs-rows", JOB_COLUMNS, row_class="job-row", row_key="jobId")
+# Header buttons of the sortable columns: column key -> (button id, sort name of toggle_ordering).
+SORTABLE = {
+    "name": ("jobs-sort-name", "name"),
+    "created_at": ("jobs-sort-created", "created"),
+    "updated_at": ("jobs-sort-updated", "updated"),
+}
 
 
 def build_sort_labels(ordering: str) -> dict[str, list[Any]]:
@@ -102,15 +95,66 @@ def build_sort_labels(ordering: str) -> dict[str, list[Any]]:
     return labels
 
 
-def _sort_header(column: str, button_id: str, ordering: str) -> html.Th:
-    return html.Th(
-        html.Button(build_sort_labels(ordering)[column], id=button_id, className="sort-button", n_clicks=0),
-        scope="col",
+def _status_filter(component_id: str, statuses: list[str]) -> dbc.Col:
+    """The status chips: any number of statuses, none meaning all."""
+    return dbc.Col(
+        [
+            dbc.Label("Status", className="filter-label"),
+            dbc.Checklist(
+                id=component_id,
+                options=status_options(),
+                value=statuses,
+                inline=True,
+                className="status-chips",
+                input_class_name="btn-check",
+                label_class_name="btn btn-sm status-chip",
+                label_checked_class_name="active",
+            ),
+        ],
+        xl="auto",
+        lg=12,
     )
 
 
-def _created_filter(label: str, component_id: str, value: str | None) -> dbc.Col:
-    """One end of the created range: a labelled datetime input (UTC), debounced like the search."""
+def _text_input(component_id: str, value: str, *, placeholder: str, maxlength: int, **size: str) -> dbc.Input:
+    """A search box, debounced so a query runs once typing pauses."""
+    return dbc.Input(
+        id=component_id,
+        type="search",
+        value=value,
+        placeholder=placeholder,
+        debounce=350,
+        maxlength=maxlength,
+        autocomplete="off",
+        **size,
+    )
+
+
+def _name_filter(component_id: str, q: str) -> dbc.Col:
+    """The name search (a substring)."""
+    search = _text_input(component_id, q, placeholder="Search names…", maxlength=Q_MAX_LENGTH)
+    return dbc.Col(
+        [
+            dbc.Label("Name contains", html_for=component_id, className="filter-label"),
+            dbc.InputGroup([dbc.InputGroupText(html.I(className="bi bi-search")), search], size="sm"),
+        ],
+        xl=True,
+        md=4,
+    )
+
+
+def _family_filter(component_id: str, family: str) -> dbc.Col:
+    """The job family (the name without its run-specific tail), typed exactly."""
+    field = _text_input(component_id, family, placeholder="Any family", maxlength=NAME_MAX_LENGTH, size="sm")
+    return dbc.Col(
+        [dbc.Label("Family", html_for=component_id, className="filter-label"), field],
+        xl=2,
+        md=4,
+    )
+
+
+def _time_filter(label: str, component_id: str, value: str) -> dbc.Col:
+    """One end of a time range: a labelled datetime input (UTC), debounced like the search."""
     return dbc.Col(
         [
             dbc.Label(label, html_for=component_id, className="filter-label"),
@@ -121,155 +165,172 @@ def _created_filter(label: str, component_id: str, value: str | None) -> dbc.Col
     )
 
 
-def layout(**query: object) -> html.Div:
-    """The page, its controls showing the URL's query (the callback then renders the table)."""
+def _page_size_select(component_id: str, page_size: str) -> html.Div:
+    """Rows per page: the usual choices up to the configured maximum (labelled for screen readers)."""
     settings = get_settings()
-    try:
-        parsed = parse_view(
-            args_from_page_query(query),
-            default_page_size=settings.default_page_size,
-            max_page_size=settings.max_page_size,
-        )
-    except ValidationError:
-        parsed = JobListQuery(JobFilter(), "-created_at", settings.default_page_size, None)
-    controls = controls_from_query(parsed)
-    filters = dbc.Card(
-        dbc.CardBody(
-            dbc.Row(
-                [
-                    dbc.Col(
-                        [
-                            dbc.Label("Status", className="filter-label"),
-                            dbc.Checklist(
-                                id="jobs-status",
-                                options=status_options(),
-                                value=controls.statuses,
-                                inline=True,
-                                className="status-chips",
-                                input_class_name="btn-check",
-                                label_class_name="btn btn-sm status-chip",
-                                label_checked_class_name="active",
-                            ),
-                        ],
-                        xl="auto",
-                        lg=12,
-                    ),
-                    dbc.Col(
-                        [
-                            dbc.Label("Name contains", html_for="jobs-q", className="filter-label"),
-                            dbc.InputGroup(
-                                [
-                                    dbc.InputGroupText(html.I(className="bi bi-search")),
-                                    dbc.Input(
-                                        id="jobs-q",
-                                        type="search",
-                                        value=controls.q,
-                                        placeholder="Search names…",
-                                        debounce=350,
-                                        maxlength=Q_MAX_LENGTH,
-                                        autocomplete="off",
-                                    ),
-                                ],
-                                size="sm",
-                            ),
-                        ],
-                        xl=True,
-                        md=4,
-                    ),
-                    _created_filter("Created from (UTC)", "jobs-created-after", controls.created_after),
-                    _created_filter("Created before (UTC)", "jobs-created-before", controls.created_before),
-                ],
-                className="g-3 align-items-end",
-            ),
-        ),
+    select = dbc.Select(
+        id=component_id,
+        options=page_size_options(default=settings.default_page_size, maximum=settings.max_page_size),
+        value=page_size,
+        size="sm",
+        className="page-size-select",
+    )
+    label = dbc.Label("Rows per page", html_for=component_id, className="visually-hidden")
+    return html.Div([label, select])
+
+
+def _time_control(param: str, component_id: str, label: str) -> Control:
+    """The control of a filter that is one end of a time range (a JobFilter field named ``param``)."""
+    return Control(
+        param,
+        component_id,
+        show=lambda query: utc_input(getattr(query.filters, param)),
+        read=read_utc_time(param),
+        build=functools.partial(_time_filter, label),
+    )
+
+
+# Every control of the page, in layout order. The layout, the callback's inputs and outputs, what the
+# controls show for a URL and the URL they make are all generated from this table.
+CONTROLS = (
+    Control(
+        "status",
+        "jobs-status",
+        show=lambda q: list(q.filters.statuses),
+        read=read_statuses,
+        build=_status_filter,
+    ),
+    Control("q", "jobs-q", show=lambda q: q.filters.q or "", read=read_text("q"), build=_name_filter),
+    Control(
+        "family",
+        "jobs-family",
+        show=lambda q: q.filters.family or "",
+        read=read_text("family", strip=True),
+        build=_family_filter,
+    ),
+    _time_control("created_after", "jobs-created-after", "Created from (UTC)"),
+    _time_control("created_before", "jobs-created-before", "Created before (UTC)"),
+    Control(
+        "page_size",
+        "jobs-page-size",
+        show=lambda q: str(q.page_size),
+        read=read_text("page_size", strip=True),
+        build=_page_size_select,
+        place="footer",
+    ),
+)
+CONTROL_TRIGGERS = {control.component_id for control in CONTROLS}
+
+
+def _built(place: str, shown: Mapping[str, object]) -> list[Any]:
+    """The controls of one place of the page, showing ``shown``."""
+    return [c.build(c.component_id, shown[c.param]) for c in CONTROLS if c.place == place]
+
+
+def _filters(shown: Mapping[str, object]) -> dbc.Card:
+    """The filter controls, showing ``shown``."""
+    return dbc.Card(
+        dbc.CardBody(dbc.Row(_built("filters", shown), className="g-3 align-items-end")),
         className="shadow-sm mb-3 filters-card",
     )
-    table = dcc.Loading(
-        html.Div(
-            html.Table(
-                [
-                    html.Thead(
-                        html.Tr(
-                            [
-                                html.Th("ID", scope="col", className="id-col"),
-                                _sort_header("name", "jobs-sort-name", parsed.ordering),
-                                html.Th("Status", scope="col", className="status-col"),
-                                _sort_header("created", "jobs-sort-created", parsed.ordering),
-                                _sort_header("updated", "jobs-sort-updated", parsed.ordering),
-                            ]
-                        )
-                    ),
-                    html.Tbody(id="jobs-rows"),
-                ],
-                className="table table-hover align-middle mb-0 jobs-table",
-            ),
-            className="table-responsive",
+
+
+def _jump_to_date() -> html.Div:
+    """A date and a button that start the created-ordered list at that day."""
+    return html.Div(
+        dbc.InputGroup(
+            [
+                dbc.Label("Jump to", html_for="jobs-jump-date", className="input-group-text small mb-0"),
+                dbc.Input(id="jobs-jump-date", type="date", size="sm"),
+                dbc.Button("Go", id="jobs-jump", color="secondary", outline=True, size="sm"),
+            ],
+            size="sm",
+            className="jump-group",
         ),
-        target_components={"jobs-rows": "children"},
-        delay_show=250,
-        overlay_style={"visibility": "visible", "opacity": 0.45},
-        custom_spinner=dbc.Spinner(color="primary"),
+        title="Show the jobs created on or before this date (UTC), in created order",
     )
-    footer = html.Div(
-        [
-            html.Div(
-                [
-                    dbc.Select(
-                        id="jobs-page-size",
-                        options=page_size_options(
-                            default=settings.default_page_size, maximum=settings.max_page_size
-                        ),
-                        value=controls.page_size,
-                        size="sm",
-                        className="page-size-select",
-                    ),
-                    html.Div(
-                        dbc.InputGroup(
-                            [
-                                dbc.InputGroupText("Jump to", className="small"),
-                                dbc.Input(id="jobs-jump-date", type="date", size="sm"),
-                                dbc.Button("Go", id="jobs-jump", color="secondary", outline=True, size="sm"),
-                            ],
-                            size="sm",
-                            className="jump-group",
-                        ),
-                        title="Show the jobs created on or before this date (UTC), in created order",
-                    ),
-                ],
-                className="d-flex flex-wrap gap-2 align-items-center",
-            ),
-            pager(
-                first=("jobs-first", "First"), back=("jobs-prev", "Previous"), forward=("jobs-next", "Next")
-            ),
-        ],
-        className="d-flex flex-wrap justify-content-between align-items-center gap-2",
+
+
+def _table_footer(shown: Mapping[str, object], *, enabled: set[str]) -> html.Div:
+    """Page size and jump to a date on the left, the pager (``enabled`` buttons) on the right."""
+    paging = pager(
+        first=("jobs-first", "First"),
+        back=("jobs-prev", "Previous"),
+        forward=("jobs-next", "Next"),
+        enabled=enabled,
     )
-    header = html.Div(
-        [
-            html.Div(
-                [
-                    html.H1("Jobs", className="page-title"),
-                    html.Div(
-                        id="jobs-count", className="text-body-secondary small", **{"aria-live": "polite"}
-                    ),
-                ]
-            ),
-            dbc.Switch(id="jobs-auto-refresh", label="Auto-refresh", value=False, className="mb-0 small"),
-        ],
-        className="d-flex flex-wrap justify-content-between align-items-end gap-3 mb-3",
+    left = html.Div(
+        [*_built("footer", shown), _jump_to_date()], className="d-flex flex-wrap gap-2 align-items-center"
     )
+    return html.Div(
+        [left, paging], className="d-flex flex-wrap justify-content-between align-items-center gap-2"
+    )
+
+
+def _jobs_table(view: Mapping[str, Any], ordering: str, footer: html.Div) -> dbc.Card:
+    """The job table showing the first ``view``, its sortable headers sorting by their column."""
+    labels = build_sort_labels(ordering)
+    headers = []
+    for column in JOB_COLUMNS:
+        if column.key in SORTABLE:
+            button_id, name = SORTABLE[column.key]
+            button = html.Button(labels[name], id=button_id, className="sort-button", n_clicks=0)
+            headers.append(header_cell(column, button))
+        else:
+            headers.append(header_cell(column))
+    return paged_table(
+        prefix="jobs",
+        headers=headers,
+        spec=JOBS_SPEC,
+        data=view["data"],
+        notice=view["notice"],
+        table_class="table table-hover align-middle mb-0 jobs-table",
+        footer=footer,
+    )
+
+
+def _shown_query(query: Mapping[str, object]) -> JobListQuery:
+    """The URL's query for the controls; a URL that does not parse shows the defaults (the callback then
+    says what is wrong with it)."""
+    settings = get_settings()
+    sizes = {"default_page_size": settings.default_page_size, "max_page_size": settings.max_page_size}
+    try:
+        return parse_view(args_from_page_query(query), **sizes)
+    except ValidationError:
+        return parse_view({}, **sizes)
+
+
+def _search_of(query: Mapping[str, object]) -> str:
+    """The URL's query string again, from the arguments Dash Pages gives ``layout``."""
+    try:
+        return "?" + urlencode(args_from_page_query(query), doseq=True)
+    except ValidationError:
+        return ""  # not text: the defaults are shown
+
+
+def layout(**query: object) -> html.Div:
+    """The page showing the URL's query: its controls and its first page of jobs, read here so that the
+    rows are drawn with the page (nothing moves when they arrive); later changes go through the callback.
+    """
+    parsed = _shown_query(query)
+    shown = controls_from_query(parsed, CONTROLS)
+    view = update_view(None, search=_search_of(query), controls={})
+    count = html.Div(
+        view["count"],
+        id="jobs-count",
+        className="text-body-secondary small jobs-count",
+        **html_attributes(aria_live="polite"),
+    )
+    refresh = dbc.Switch(id="jobs-auto-refresh", label="Auto-refresh", value=False, className="mb-0 small")
+    enabled = {role for role, output in PAGER_OUTPUTS.items() if not view[output]}
     return html.Div(
         [
             dcc.Location(id="jobs-url", refresh=False),
-            dcc.Store(id="jobs-pager"),
             dcc.Interval(id="jobs-interval", interval=AUTO_REFRESH_MS, disabled=True),
-            header,
-            filters,
+            page_header("Jobs", count, refresh),
+            _filters(shown),
             html.Div(id="jobs-filter-error", className="mb-3"),
-            dbc.Card(
-                [dbc.CardBody(table, className="p-0"), dbc.CardFooter(footer)],
-                className="shadow-sm",
-            ),
+            _jobs_table(view, parsed.ordering, _table_footer(shown, enabled=enabled)),
         ],
         id="jobs-page",
     )
@@ -280,25 +341,26 @@ def requested_query(
     current: JobListQuery,
     *,
     controls: Mapping[str, object],
-    pager: object,
+    shown: object,
     jump_date: object,
     default_page_size: int,
     max_page_size: int,
 ) -> JobListQuery:
-    """The query the user asked for with ``trigger``, starting from the one the URL shows."""
+    """The query the user asked for with ``trigger``, starting from the one the URL shows (``shown`` is the
+    table's data, holding the cursors of the pages around it)."""
     if trigger in CONTROL_TRIGGERS:
         # A new filter or page size starts again from page one, keeping the sort.
-        args = args_from_controls(**controls, ordering=current.ordering)
+        args = args_from_controls(controls, CONTROLS, ordering=current.ordering)
         return parse_view(args, default_page_size=default_page_size, max_page_size=max_page_size)
     if trigger in SORT_BUTTONS:
         ordering = toggle_ordering(current.ordering, SORT_BUTTONS[trigger])
-        return JobListQuery(current.filters, ordering, current.page_size, None)
+        return dataclasses.replace(current, ordering=ordering, cursor=None)
     if trigger == "jobs-jump":
         return jump_to_date(current, jump_date)
     if trigger == "jobs-first":
         return with_cursor(current, None)
     if trigger in ("jobs-next", "jobs-prev"):
-        cursors = pager if isinstance(pager, dict) else {}
+        cursors = shown if isinstance(shown, dict) else {}
         token = cursors.get("next" if trigger == "jobs-next" else "previous")
         if token is None:
             raise ValidationError.single("cursor", "there is no page in that direction")
@@ -316,6 +378,11 @@ def _searched_note(conn: Connection, query: JobListQuery, page: Page) -> str:
     return f" · searched {page.scanned:,} of {describe_count(total)} here (up to {where}) — Next continues"
 
 
+EMPTY: dict[str, Any] = {"rows": [], "next": None, "previous": None}
+# The pager's buttons by role, named as the view's outputs name them.
+PAGER_OUTPUTS = {"first": "first_disabled", "back": "prev_disabled", "forward": "next_disabled"}
+
+
 def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) -> dict[str, Any]:
     """Read one page and the count for ``query``, and turn them into the table's outputs."""
     out: dict[str, Any] = {
@@ -325,7 +392,7 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
     }
     try:
         with get_database().read() as conn:
-            page = list_jobs(
+            page, count = list_and_count_jobs(
                 conn,
                 filters=query.filters,
                 ordering=query.ordering,
@@ -333,7 +400,6 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
                 max_page_size=max_page_size,
                 cursor=query.cursor,
             )
-            count = count_jobs(conn, filters=query.filters, page=page)
             searched = _searched_note(conn, query, page)
     except ValidationError as exc:
         state = error_state(
@@ -342,42 +408,38 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
             reset_href="/jobs" + reset_search,
             reset_label="Back to the first page",
         )
-        return {**out, "rows": build_state_row(state), "count": "", "pager": None}
+        return {**out, "data": EMPTY, "notice": state, "count": ""}
     except SQLAlchemyError:
-        log.exception("job list query failed")
-        state = error_state(
-            "The database did not answer",
+        state = database_error_state(
+            log,
+            "job list",
             detail="The list could not be loaded. Try again, or narrow the filters.",
             reset_href="/jobs" + reset_search,
-            reset_label="Try again",
         )
-        return {**out, "rows": build_state_row(state), "count": "", "pager": None}
-    if page.results:
-        rows = build_job_rows(page.results)
-    elif searched:
-        rows = build_state_row(
-            empty_state(
-                "No match in this stretch yet",
-                "The search read its budget of jobs without finding this name. Next searches further.",
-                icon="bi-search",
-            )
+        return {**out, "data": EMPTY, "notice": state, "count": ""}
+    notice: Component | None = None
+    if not page.results and searched:
+        notice = empty_state(
+            "No match in this stretch yet",
+            "The search read its budget of jobs without finding this name. Next searches further.",
+            icon="bi-search",
         )
-    else:
-        rows = build_state_row(
-            empty_state(
-                "No jobs match",
-                "Nothing matches these filters. Try a wider date range or fewer filters.",
-                icon="bi-search",
-                action=dcc.Link(
-                    "Clear all filters", href="/jobs", className="btn btn-sm btn-outline-primary"
-                ),
-            )
+    elif not page.results:
+        notice = empty_state(
+            "No jobs match",
+            "Nothing matches these filters. Try a wider date range or fewer filters.",
+            icon="bi-search",
+            action=dcc.Link("Clear all filters", href="/jobs", className="btn btn-sm btn-outline-primary"),
         )
     return {
         **out,
-        "rows": rows,
+        "data": {
+            "rows": rows_data(page.results, JOB_COLUMNS),
+            "next": page.next_cursor,
+            "previous": page.previous_cursor,
+        },
+        "notice": notice,
         "count": describe_count(count) + searched,
-        "pager": {"next": page.next_cursor, "previous": page.previous_cursor},
         "prev_disabled": page.previous_cursor is None,
         "next_disabled": page.next_cursor is None,
     }
@@ -385,14 +447,10 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
 
 OUTPUTS = {
     "search": Output("jobs-url", "search"),
-    "statuses": Output("jobs-status", "value"),
-    "q": Output("jobs-q", "value"),
-    "created_after": Output("jobs-created-after", "value"),
-    "created_before": Output("jobs-created-before", "value"),
-    "page_size": Output("jobs-page-size", "value"),
-    "rows": Output("jobs-rows", "children"),
+    "controls": {control.param: Output(control.component_id, "value") for control in CONTROLS},
+    "data": Output("jobs-data", "data"),
+    "notice": Output("jobs-notice", "children"),
     "count": Output("jobs-count", "children"),
-    "pager": Output("jobs-pager", "data"),
     "first_disabled": Output("jobs-first", "disabled"),
     "prev_disabled": Output("jobs-prev", "disabled"),
     "next_disabled": Output("jobs-next", "disabled"),
@@ -403,18 +461,25 @@ OUTPUTS = {
 }
 
 
+def _changed_controls(before: JobListQuery, after: JobListQuery) -> dict[str, Any]:
+    """The values the controls show for ``after`` where they differ from ``before``'s, else no_update."""
+    old, new = controls_from_query(before, CONTROLS), controls_from_query(after, CONTROLS)
+    return {param: value if value != old[param] else no_update for param, value in new.items()}
+
+
 def update_view(
     trigger: str | None,
     *,
     search: object,
     controls: Mapping[str, object],
-    pager: object = None,
+    shown: object = None,
     jump_date: object = None,
 ) -> dict[str, Any]:
     """The whole view for one event: validate, decide the query, render one page (the callback's body)."""
     settings = get_settings()
     sizes = {"default_page_size": settings.default_page_size, "max_page_size": settings.max_page_size}
     out: dict[str, Any] = dict.fromkeys(OUTPUTS, no_update)
+    out["controls"] = {control.param: no_update for control in CONTROLS}
     out["filter_error"] = None
     try:
         current = parse_view(args_from_search(search), **sizes)
@@ -426,7 +491,7 @@ def update_view(
                 reset_href="/jobs",
                 reset_label="Show all jobs",
             )
-            out.update(rows=build_state_row(state), count="", pager=None)
+            out.update(data=EMPTY, notice=state, count="")
             out.update(first_disabled=True, prev_disabled=True, next_disabled=True)
             return out
         # A control was used on a broken URL: start from the defaults instead.
@@ -436,26 +501,20 @@ def update_view(
         if trigger != "jobs-interval":
             # The URL changed (first load, back/forward, a link): show it in the controls. A refresh
             # tick leaves them alone, so text being typed is never overwritten.
-            shown = controls_from_query(wanted)
-            out.update(
-                statuses=shown.statuses,
-                q=shown.q,
-                created_after=shown.created_after,
-                created_before=shown.created_before,
-                page_size=shown.page_size,
-            )
+            out["controls"] = controls_from_query(wanted, CONTROLS)
     else:
         try:
             wanted = requested_query(
-                str(trigger), current, controls=controls, pager=pager, jump_date=jump_date, **sizes
+                str(trigger), current, controls=controls, shown=shown, jump_date=jump_date, **sizes
             )
         except ValidationError as exc:
             out["filter_error"] = error_state("Some filters are not valid", errors=exc.errors)
             return out
         out["search"] = search_from_query(wanted, default_page_size=settings.default_page_size)
-        if trigger == "jobs-jump":
-            shown = controls_from_query(wanted)
-            out.update(created_after=shown.created_after, created_before=shown.created_before)
+        if trigger not in CONTROL_TRIGGERS:
+            # A button changed the query (a jump moves the created range): show what it changed. The
+            # control being edited is never written to, so what is typed there is never overwritten.
+            out["controls"] = _changed_controls(current, wanted)
     first_page = with_cursor(wanted, None)
     out.update(
         render_table(
@@ -466,39 +525,44 @@ def update_view(
     )
     labels = build_sort_labels(wanted.ordering)
     out.update(sort_name=labels["name"], sort_created=labels["created"], sort_updated=labels["updated"])
+    # The URL the table shows, so that the page's Location reporting that same URL costs nothing.
+    out["data"] = {**out["data"], "search": out["search"] if isinstance(out["search"], str) else search}
     return out
 
 
-@callback(
+def same_query(search: object, shown: object) -> bool:
+    """Whether the URL query ``search`` is the one the table data ``shown`` was read for."""
+    if not isinstance(shown, dict) or not isinstance(shown.get("search"), str):
+        return False
+    try:
+        return args_from_search(search) == args_from_search(shown["search"])
+    except ValidationError:
+        return False
+
+
+@callbacks.callback(
     output=OUTPUTS,
     inputs={
         "search": Input("jobs-url", "search"),
-        "statuses": Input("jobs-status", "value"),
-        "q": Input("jobs-q", "value"),
-        "created_after": Input("jobs-created-after", "value"),
-        "created_before": Input("jobs-created-before", "value"),
-        "page_size": Input("jobs-page-size", "value"),
+        "controls": {control.param: Input(control.component_id, "value") for control in CONTROLS},
         "clicks": [Input(button, "n_clicks") for button in SORT_BUTTONS]
         + [Input(button, "n_clicks") for button in ("jobs-first", "jobs-prev", "jobs-next", "jobs-jump")],
         "refresh": Input("jobs-interval", "n_intervals"),
     },
     state={
         "pathname": State("jobs-url", "pathname"),
-        "pager": State("jobs-pager", "data"),
+        "shown": State("jobs-data", "data"),
         "jump_date": State("jobs-jump-date", "value"),
     },
+    prevent_initial_call=True,  # the layout shows the URL's first page
 )
 def on_view_change(
     search: object,
-    statuses: object,
-    q: object,
-    created_after: object,
-    created_before: object,
-    page_size: object,
+    controls: dict[str, object],
     clicks: object,
     refresh: object,
     pathname: object,
-    pager: object,
+    shown: object,
     jump_date: object,
 ) -> dict[str, Any]:
     """The URL or a control changed: show the matching page of jobs and keep URL and controls in step."""
@@ -507,23 +571,34 @@ def on_view_change(
     if not isinstance(pathname, str) or pathname.rstrip("/") != "/jobs":
         raise PreventUpdate  # leaving for another page: nothing to render here
     trigger = ctx.triggered_id
-    controls = {
-        "statuses": statuses,
-        "q": q,
-        "created_after": created_after,
-        "created_before": created_before,
-        "page_size": page_size,
-    }
+    if trigger == "jobs-url" and same_query(search, shown):
+        raise PreventUpdate  # the Location reports the URL the layout already read: the rows are shown
     return update_view(
         trigger if isinstance(trigger, str) else None,
         search=search,
         controls=controls,
-        pager=pager,
+        shown=shown,
         jump_date=jump_date,
     )
 
 
-@callback(Output("jobs-interval", "disabled"), Input("jobs-auto-refresh", "value"))
+renderer_callback(callbacks, "jobs")
+
+
+@callbacks.callback(
+    Output("jobs-interval", "disabled"), Input("jobs-auto-refresh", "value"), prevent_initial_call=True
+)
 def toggle_auto_refresh(enabled: object) -> bool:
     """Auto-refresh is off unless switched on."""
     return enabled is not True
+
+
+dash.register_page(
+    __name__,
+    path="/jobs",
+    title="Jobs · JobDash",
+    name="Jobs",
+    order=1,
+    layout=layout,
+    nav_icon="bi-list-task",
+)

@@ -7,8 +7,6 @@ from dash import dcc, html
 
 from dashboard.components import empty_state
 
-dash.register_page(__name__, path="/404", title="Not found · JobDash", name="Not found")
-
 
 def layout(**_query: object) -> html.Div:
     """A friendly 404 with the ways back."""
@@ -27,3 +25,6 @@ def layout(**_query: object) -> html.Div:
         id="not-found-page",
         className="card shadow-sm",
     )
+
+
+dash.register_page(__name__, path="/404", title="Not found · JobDash", name="Not found", layout=layout)

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, dcc, html
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.components import (
@@ -20,17 +20,25 @@ from dashboard.components import (
     error_state,
     format_duration,
     format_timestamp,
+    page_header,
     stat_card,
     status_label,
 )
 from dashboard.database import get_database
-from dashboard.figures import GRAPH_CONFIG, created_over_time_figure, empty_figure, status_distribution_figure
+from dashboard.figures import (
+    CHART_HEIGHT,
+    GRAPH_CONFIG,
+    created_over_time_figure,
+    empty_figure,
+    status_distribution_figure,
+)
+from dashboard.pages import PageCallbacks, database_error_state
 from db.errors import ValidationError
 from db.models import STATUSES
-from db.queries import Totals, created_timeseries, recent_failures, status_totals
+from db.queries import Bucket, Totals, bucket_end, created_timeseries, recent_failures, status_totals
 
-dash.register_page(__name__, path="/", title="Overview · JobDash", name="Overview", order=0)
 log = logging.getLogger(__name__)
+callbacks = PageCallbacks()
 
 FAILURES_SHOWN = 10
 
@@ -40,7 +48,7 @@ class TimeRange(NamedTuple):
 
     label: str
     span: dt.timedelta
-    bucket: str
+    bucket: Bucket
 
 
 RANGES: dict[str, TimeRange] = {
@@ -53,47 +61,40 @@ RANGES: dict[str, TimeRange] = {
 DEFAULT_RANGE = "30d"
 
 
-def time_window(range_key: object, *, now: dt.datetime) -> tuple[dt.datetime, dt.datetime, str]:
+def time_window(range_key: object, *, now: dt.datetime) -> tuple[dt.datetime, dt.datetime, Bucket]:
     """``(since, until, bucket)`` for a range choice, aligned to whole buckets and ending after ``now``."""
     if not isinstance(range_key, str) or range_key not in RANGES:
         raise ValidationError.single("range", f"must be one of {', '.join(RANGES)}")
     choice = RANGES[range_key]
-    now = now.astimezone(dt.UTC)
-    if choice.bucket == "hour":
-        floor = now.replace(minute=0, second=0, microsecond=0)
-        until = floor + dt.timedelta(hours=1)
-    else:
-        floor = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        until = floor + dt.timedelta(days=1)
+    until = bucket_end(now, choice.bucket)
     return until - choice.span, until, choice.bucket
 
 
 def counts_by_status(series: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """Jobs per status summed over a created-over-time series."""
-    counts = dict.fromkeys(STATUSES, 0)
+    counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
     for row in series:
         counts[row["status"]] = counts.get(row["status"], 0) + int(row["count"])
     return counts
 
 
-def build_kpis(in_range: Mapping[str, int], totals: Totals) -> dbc.Row:
-    """One card for everything created in the range, one per status; all-time totals underneath."""
-    cards = [
-        stat_card(
-            "All jobs",
-            f"{sum(in_range.values()):,}",
-            caption=f"{describe_total(totals.total, exact=totals.exact)} all time",
-        )
-    ]
+def build_kpis(in_range: Mapping[str, int], totals: Totals | None) -> dbc.Row:
+    """One card for everything created in the range, one per status; all-time totals underneath.
+
+    Without ``totals`` (before the first answer) the cards are placeholders of the same size, so that
+    nothing below them moves when the figures arrive.
+    """
+
+    def figures(count: int, total: int) -> tuple[str, str]:
+        if totals is None:
+            return "…", "\u00a0"
+        return f"{count:,}", f"{describe_total(total, exact=totals.exact)} all time"
+
+    value, caption = figures(sum(in_range.values()), totals.total if totals else 0)
+    cards = [stat_card("All jobs", value, caption=caption)]
     for status in STATUSES:
-        cards.append(
-            stat_card(
-                status_label(status),
-                f"{in_range.get(status, 0):,}",
-                caption=f"{describe_total(totals.by_status.get(status, 0), exact=totals.exact)} all time",
-                status=status,
-            )
-        )
+        value, caption = figures(in_range.get(status, 0), totals.by_status.get(status, 0) if totals else 0)
+        cards.append(stat_card(status_label(status), value, caption=caption, status=status))
     return dbc.Row([dbc.Col(card, xs=6, md=4, xl=2) for card in cards], className="g-3")
 
 
@@ -131,8 +132,8 @@ def build_failures(rows: Iterable[Mapping[str, Any]], *, now: dt.datetime) -> ht
     )
 
 
-def layout(**_query: object) -> html.Div:
-    """The overview; its callback fills it for the chosen range."""
+def _range_controls() -> html.Div:
+    """The range choices (remembered for the browser session) and a refresh button."""
     range_picker = dbc.RadioItems(
         id="overview-range",
         options=[{"label": key, "value": key} for key in RANGES],
@@ -145,103 +146,70 @@ def layout(**_query: object) -> html.Div:
         persistence=True,
         persistence_type="session",
     )
-    header = html.Div(
-        [
-            html.Div(
-                [
-                    html.H1("Overview", className="page-title"),
-                    html.Div(id="overview-as-of", className="text-body-secondary small"),
-                ]
-            ),
-            html.Div(
-                [
-                    range_picker,
-                    dbc.Button(
-                        html.I(className="bi bi-arrow-clockwise"),
-                        id="overview-refresh",
-                        color="secondary",
-                        outline=True,
-                        size="sm",
-                        title="Refresh",
-                        className="ms-2",
-                    ),
-                ],
-                className="d-flex align-items-center",
-            ),
-        ],
-        className="d-flex flex-wrap justify-content-between align-items-end gap-3 mb-4",
+    refresh = dbc.Button(
+        html.I(className="bi bi-arrow-clockwise"),
+        id="overview-refresh",
+        color="secondary",
+        outline=True,
+        size="sm",
+        title="Refresh",
+        className="ms-2",
     )
-    charts = dbc.Row(
-        [
-            dbc.Col(
-                dbc.Card(
-                    [
-                        dbc.CardHeader("Jobs created, by current status"),
-                        dbc.CardBody(
-                            dcc.Graph(
-                                id="overview-created", config=GRAPH_CONFIG, figure=empty_figure("Loading…")
-                            )
-                        ),
-                    ],
-                    className="h-100 shadow-sm",
-                ),
-                lg=8,
-            ),
-            dbc.Col(
-                dbc.Card(
-                    [
-                        dbc.CardHeader("Status mix"),
-                        dbc.CardBody(
-                            dcc.Graph(
-                                id="overview-distribution",
-                                config=GRAPH_CONFIG,
-                                figure=empty_figure("Loading…"),
-                            )
-                        ),
-                    ],
-                    className="h-100 shadow-sm",
-                ),
-                lg=4,
-            ),
-        ],
-        className="g-3 mb-4",
+    return html.Div([range_picker, refresh], className="d-flex align-items-center")
+
+
+def _chart_card(title: str, graph_id: str, *, width: int) -> dbc.Col:
+    """A titled chart, "Loading…" until the callback draws it."""
+    # The chart component and plotly.js load after the page is drawn: its height is reserved around it,
+    # so that the page does not move when it appears.
+    graph = html.Div(
+        dcc.Graph(id=graph_id, config=GRAPH_CONFIG, figure=empty_figure("Loading…", height=CHART_HEIGHT)),
+        style={"minHeight": f"{CHART_HEIGHT}px"},
     )
-    failures = dbc.Card(
-        [
-            dbc.CardHeader(
-                [
-                    html.Span("Most recent failures"),
-                    dcc.Link(
-                        ["All failures ", html.I(className="bi bi-arrow-right")],
-                        href="/jobs?status=FAILED&ordering=-updated_at",
-                        className="small",
-                        id="overview-all-failures",
-                    ),
-                ],
-                className="d-flex justify-content-between align-items-center",
-            ),
-            dbc.CardBody(id="overview-failures", className="p-0"),
-        ],
-        className="shadow-sm",
+    card = dbc.Card([dbc.CardHeader(title), dbc.CardBody(graph)], className="h-100 shadow-sm")
+    return dbc.Col(card, lg=width)
+
+
+def _failures_card() -> dbc.Card:
+    """The latest failures (filled by the callback), with a link to all of them."""
+    all_failures = dcc.Link(
+        ["All failures ", html.I(className="bi bi-arrow-right")],
+        href="/jobs?status=FAILED&ordering=-updated_at",
+        className="small",
+        id="overview-all-failures",
     )
+    header = dbc.CardHeader(
+        [html.Span("Most recent failures"), all_failures],
+        className="d-flex justify-content-between align-items-center",
+    )
+    return dbc.Card([header, dbc.CardBody(id="overview-failures", className="p-0")], className="shadow-sm")
+
+
+def layout(**_query: object) -> html.Div:
+    """The overview; its callback fills it for the chosen range."""
+    as_of = html.Div("\u00a0", id="overview-as-of", className="text-body-secondary small")
+    charts = [
+        _chart_card("Jobs created, by current status", "overview-created", width=8),
+        _chart_card("Status mix", "overview-distribution", width=4),
+    ]
     return html.Div(
         [
-            header,
+            page_header("Overview", as_of, _range_controls(), spacing="mb-4"),
             html.Div(id="overview-error"),
             dcc.Loading(
-                html.Div(id="overview-kpis", className="mb-4"),
+                html.Div(build_kpis({}, None), id="overview-kpis", className="mb-4"),
                 type="dot",
                 delay_show=300,
                 overlay_style={"visibility": "visible", "opacity": 0.5},
             ),
-            charts,
-            failures,
+            dbc.Row(charts, className="g-3 mb-4"),
+            _failures_card(),
         ],
         id="overview-page",
     )
 
 
-@callback(
+@callbacks.callback(
     Output("overview-kpis", "children"),
     Output("overview-created", "figure"),
     Output("overview-distribution", "figure"),
@@ -266,13 +234,7 @@ def update_overview(range_key: object, _refresh: object) -> tuple[Any, ...]:
         alert = error_state("That time range is not available", errors=exc.errors, reset_href="/")
         return None, unavailable, unavailable, None, "", alert
     except SQLAlchemyError:
-        log.exception("overview query failed")
-        alert = error_state(
-            "The database did not answer",
-            detail="Try again in a moment.",
-            reset_href="/",
-            reset_label="Retry",
-        )
+        alert = database_error_state(log, "overview", reset_href="/", reset_label="Retry")
         return None, unavailable, unavailable, None, "", alert
     in_range = counts_by_status(series)
     label = RANGES[str(range_key)].label
@@ -284,3 +246,14 @@ def update_overview(range_key: object, _refresh: object) -> tuple[Any, ...]:
         f"Jobs created in the last {label}, by {bucket} (UTC) · as of {now:%H:%M:%S} UTC",
         None,
     )
+
+
+dash.register_page(
+    __name__,
+    path="/",
+    title="Overview · JobDash",
+    name="Overview",
+    order=0,
+    layout=layout,
+    nav_icon="bi-speedometer2",
+)

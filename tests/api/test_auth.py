@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from dashboard import create_app
+from dashboard.security import access_of
 from tests.api.conftest import AUTH, assert_problem
 
 
@@ -32,18 +32,9 @@ def send(client, request):
 
 
 @pytest.fixture
-def make_client(settings):
+def make_client(make_app):
     """A client for an app built with some settings changed."""
-    apps = []
-
-    def build(**changes):
-        app = create_app(settings.replace(**changes))
-        apps.append(app)
-        return app.server.test_client()
-
-    yield build
-    for app in apps:
-        app.server.extensions["jobdash.database"].dispose()
+    return lambda **changes: make_app(**changes).server.test_client()
 
 
 @pytest.mark.parametrize("endpoint", ["create", "append", "delete"])
@@ -119,6 +110,19 @@ def test_basic_auth_guards_everything_but_the_health_probes(make_client):
     assert client.get("/", headers=basic("admin", "s3cret")).status_code == 200
     assert client.get("/livez").status_code == 200
     assert client.get("/readyz").status_code == 200
+    assert_problem(client.post("/livez"), 405)  # a public path stays open whatever the method
+
+
+def test_every_api_route_that_changes_data_asks_for_a_write_token(app):
+    server = app.server
+    writes = [
+        rule
+        for rule in server.url_map.iter_rules()
+        if rule.rule.startswith("/api/") and rule.methods & {"POST", "PUT", "PATCH", "DELETE"}
+    ]
+    assert len(writes) == 3
+    for rule in writes:
+        assert access_of(server.view_functions[rule.endpoint]) == "write", rule.rule
 
 
 def test_with_basic_auth_a_write_token_stands_for_the_password_on_the_api(make_client):

@@ -3,7 +3,6 @@
 import pytest
 import redis
 
-from dashboard import create_app
 from tests.api.conftest import AUTH
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -15,10 +14,8 @@ def cache_outcome(response):
 
 
 @pytest.fixture
-def cached_client(settings):
-    app = create_app(settings.replace(cache_ttl=60))
-    yield app.server.test_client()
-    app.server.extensions["jobdash.database"].dispose()
+def cached_client(make_app):
+    return make_app(cache_ttl=60).server.test_client()
 
 
 def test_a_repeated_list_is_a_hit_and_a_write_makes_it_fresh(cached_client, job_factory):
@@ -54,30 +51,27 @@ def test_caching_off_says_so(client):
     assert cache_outcome(client.get("/api/jobs/")) == "off"
 
 
-def test_an_unreachable_redis_serves_uncached_answers(settings, job_factory):
+def test_an_unreachable_redis_serves_uncached_answers(make_app, job_factory):
     job_factory()
-    app = create_app(settings.replace(cache_ttl=60, cache_url="redis://127.0.0.1:1/0"))
+    app = make_app(cache_ttl=60, cache_url="redis://127.0.0.1:1/0")
     client = app.server.test_client()
     for _ in range(3):
         response = client.get("/api/jobs/")
         assert response.status_code == 200
         assert cache_outcome(response) == "bypass"
     assert client.post("/api/jobs/", json={"name": "still writable"}, headers=AUTH).status_code == 201
-    app.server.extensions["jobdash.database"].dispose()
 
 
-def test_redis_shares_hits_and_freshness_between_workers(settings, job_factory):
+def test_redis_shares_hits_and_freshness_between_workers(make_app, job_factory):
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=0.5).flushdb()
     except redis.RedisError:
         pytest.skip("needs Redis on 127.0.0.1:6379")
     job_factory()
-    workers = [create_app(settings.replace(cache_ttl=60, cache_url=REDIS_URL)) for _ in range(2)]
+    workers = [make_app(cache_ttl=60, cache_url=REDIS_URL) for _ in range(2)]
     a, b = (w.server.test_client() for w in workers)
     assert cache_outcome(a.get("/api/jobs/")) == "miss"
     assert cache_outcome(b.get("/api/jobs/")) == "hit"
     assert b.post("/api/jobs/", json={"name": "via b"}, headers=AUTH).status_code == 201
     fresh = a.get("/api/jobs/")
     assert cache_outcome(fresh) == "miss" and fresh.get_json()["count"] == 2
-    for worker in workers:
-        worker.server.extensions["jobdash.database"].dispose()

@@ -36,9 +36,7 @@ def test_an_event_within_the_clock_skew_is_accepted(client, job_factory):
     assert appended.status_code == 201
 
 
-def test_the_skew_is_a_setting(settings):
-    from dashboard import create_app
-
-    strict = create_app(settings.replace(max_future_skew_s=0)).server.test_client()
+def test_the_skew_is_a_setting(make_app):
+    strict = make_app(max_future_skew_s=0).server.test_client()
     created = strict.post("/api/jobs/", json={"name": "a", "timestamp": later(30)}, headers=AUTH)
     assert field_errors(created) == {"timestamp": "must not be more than 0 seconds in the future"}

@@ -10,10 +10,9 @@ from urllib.parse import urlencode
 
 import pytest
 
-from db import writes
+from db import queries, writes
 from tests.conftest import T0
 
-ORDERINGS = ["-created_at", "created_at", "name", "-name", "updated_at", "-updated_at"]
 FILTERS = {
     "none": {},
     "one status": {"status": "RUNNING"},
@@ -92,7 +91,7 @@ def walk(client, url, direction="next", limit=500):
     return pages, urls, body
 
 
-@pytest.mark.parametrize("ordering", ORDERINGS)
+@pytest.mark.parametrize("ordering", queries.ORDERINGS)
 @pytest.mark.parametrize("filter_name", list(FILTERS))
 def test_next_visits_every_match_once_in_order_and_previous_walks_back(
     client, database, ordering, filter_name
@@ -113,7 +112,7 @@ def test_next_visits_every_match_once_in_order_and_previous_walks_back(
     assert first["previous"] is None
 
 
-@pytest.mark.parametrize("ordering", ORDERINGS)
+@pytest.mark.parametrize("ordering", queries.ORDERINGS)
 def test_a_walk_while_jobs_are_inserted_skips_and_repeats_nothing(client, database, ordering):
     rnd = random.Random(ordering)
     jobs = seed_jobs(database, 40, rnd)

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dashboard.params import JobListParams
 from tests.api.conftest import AUTH, assert_problem
 
 FUZZ = settings(
@@ -19,7 +20,7 @@ FUZZ = settings(
     database=None,  # no example database left behind in the work tree
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-LIST_PARAMS = ["status", "q", "created_after", "created_before", "ordering", "page_size", "cursor"]
+LIST_PARAMS = list(JobListParams.model_fields)
 # Text a client can put in a URL (UTF-8 encodable), biased towards the edges that break parsers.
 text = st.text(st.characters(codec="utf-8"), max_size=40) | st.sampled_from(
     [

@@ -60,8 +60,12 @@ def seeded(database: Database) -> Iterator[Database]:
     yield database
 
 
+# One port for every browser test of a run; JOBDASH_BROWSER_TEST_PORT moves it when runs share a machine.
+BROWSER_TEST_PORT = int(os.environ.get("JOBDASH_BROWSER_TEST_PORT", "8050"))
+
+
 @pytest.fixture
 def dash_server(dash_duo: Any, app: Any) -> Any:
     """``dash_duo`` with the app served on the one port browser tests use."""
-    dash_duo.start_server(app, port=8050)
+    dash_duo.start_server(app, port=BROWSER_TEST_PORT)
     return dash_duo

@@ -121,8 +121,9 @@ def test_filters_given_in_the_url_are_applied_and_shown(dash_server: Any, seeded
 
     # A bad value in a shared link is explained in the page, not a blank screen or a traceback.
     duo.wait_for_page(url=f"{duo.server_url}/jobs?status=SOMETIMES")
-    eventually(lambda: "cannot use" in duo.find_element("#jobs-rows").text)
-    assert "must be one of" in duo.find_element("#jobs-rows").text
+    eventually(lambda: "cannot use" in duo.find_element("#jobs-notice").text)
+    assert "must be one of" in duo.find_element("#jobs-notice").text
+    assert shown_ids(duo) == []
 
 
 def test_opening_a_job_from_the_table_shows_its_history(dash_server: Any, seeded: Database) -> None:

@@ -15,6 +15,8 @@ from dashboard.components import (
     error_state,
     format_duration,
     format_timestamp,
+    html_attributes,
+    pager,
     status_badge,
     status_options,
 )
@@ -76,3 +78,15 @@ def test_error_state_names_each_field_and_offers_a_way_out() -> None:
 def test_empty_state_is_marked_for_tests_and_screen_readers() -> None:
     state = empty_state("Nothing", "No rows", action=html.Span("act"))
     assert state.to_plotly_json()["props"]["data-state"] == "empty"
+
+
+def test_html_attributes_spell_data_and_aria_names_with_dashes() -> None:
+    assert html_attributes(data_job_id="7", aria_live="polite") == {"data-job-id": "7", "aria-live": "polite"}
+
+
+def test_the_pager_starts_with_only_the_directions_the_page_allows_enabled() -> None:
+    buttons = pager(first=("f", "First"), back=("b", "Back"), forward=("n", "Next"), enabled={"forward"})
+    assert [button.disabled for button in buttons.children] == [True, True, False]
+    assert all(
+        button.disabled for button in pager(first=("f", "F"), back=("b", "B"), forward=("n", "N")).children
+    )

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.api.conftest import assert_problem
-from tests.dashboard.dash_requests import find_callback
+from tests.dashboard.dash_requests import callback_body, find_callback, router_body
 
 HOSTILE = [
     None,
@@ -42,23 +42,6 @@ def dash_client(client):
     return client
 
 
-def router_request(pathname, search=""):
-    inputs = [
-        {"id": "_pages_location", "property": "pathname", "value": pathname},
-        {"id": "_pages_location", "property": "search", "value": search},
-    ]
-    return {
-        "output": ".._pages_content.children..._pages_store.data..",
-        "outputs": [
-            {"id": "_pages_content", "property": "children"},
-            {"id": "_pages_store", "property": "data"},
-        ],
-        "inputs": inputs,
-        "state": [],
-        "changedPropIds": ["_pages_location.pathname"],
-    }
-
-
 def no_errors_logged(caplog):
     return [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
 
@@ -68,22 +51,24 @@ def no_errors_logged(caplog):
     [(5, ""), (None, ""), ("jobs", ""), ("", ""), ("/", 5), ("/", ["?a=1"]), ({"p": "/"}, None)],
 )
 def test_the_page_router_refuses_a_location_that_is_not_text(dash_client, caplog, pathname, search):
-    response = dash_client.post("/_dash-update-component", json=router_request(pathname, search))
+    response = dash_client.post("/_dash-update-component", json=router_body(dash_client, pathname, search))
     assert_problem(response, 400)
     assert no_errors_logged(caplog) == []
 
 
 def test_the_page_router_still_routes(dash_client):
-    response = dash_client.post("/_dash-update-component", json=router_request("/jobs", "?status=FAILED"))
+    response = dash_client.post(
+        "/_dash-update-component", json=router_body(dash_client, "/jobs", "?status=FAILED")
+    )
     assert response.status_code == 200
 
 
 @pytest.mark.parametrize(
     "outputs",
-    ["missing", None, "x", [], [1, 2], [{"id": "_pages_content"}], {"id": "a", "property": "b"}],
+    ["missing", None, "x", [], [1, 2], [{"id": "content"}], {"id": "a", "property": "b"}],
 )
 def test_malformed_outputs_are_refused(dash_client, caplog, outputs):
-    body = router_request("/")
+    body = router_body(dash_client, "/")
     if outputs == "missing":
         del body["outputs"]
     else:
@@ -117,7 +102,7 @@ def test_an_unknown_component_file_is_a_404(dash_client, caplog, path):
 
 
 def test_a_huge_callback_body_is_refused_unread(dash_client, caplog):
-    body = router_request("/" + "a" * 2_000_000)
+    body = router_body(dash_client, "/" + "a" * 2_000_000)
     response = dash_client.post("/_dash-update-component", json=body)
     assert_problem(response, 413)
     assert all(len(r.getMessage()) < 10_000 for r in caplog.records)
@@ -136,20 +121,11 @@ def post(client, body):
 
 
 def _call(dependency, values):
-    outputs = [
-        {"id": part.split(".")[0], "property": part.split(".", 1)[1]}
-        for part in dependency["output"].strip(".").split("...")
-    ]
-    return {
-        "output": dependency["output"],
-        "outputs": outputs if dependency["output"].startswith("..") else outputs[0],
-        "inputs": [{**item, "value": values[i]} for i, item in enumerate(dependency["inputs"])],
-        "state": [
-            {**item, "value": values[len(dependency["inputs"]) + i]}
-            for i, item in enumerate(dependency["state"])
-        ],
-        "changedPropIds": [f"{item['id']}.{item['property']}" for item in dependency["inputs"][:1]],
-    }
+    """The body calling ``dependency`` with ``values`` for its inputs then its state, in order."""
+    items = [*dependency["inputs"], *dependency["state"]]
+    by_prop = {f"{item['id']}.{item['property']}": value for item, value in zip(items, values, strict=True)}
+    first = dependency["inputs"][:1]
+    return callback_body(dependency, by_prop, triggered=[f"{i['id']}.{i['property']}" for i in first])
 
 
 def test_every_callback_survives_hostile_values(dash_client, caplog, job_factory, database):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 from dashboard.components import STATUS_COLORS
 from dashboard.figures import (
@@ -10,7 +11,7 @@ from dashboard.figures import (
     empty_figure,
     status_distribution_figure,
     status_timeline_figure,
-    time_in_status_figure,
+    timeline_height,
 )
 from dashboard.timeline import Segment
 
@@ -24,25 +25,28 @@ def test_created_over_time_stacks_one_trace_per_status_in_its_colour() -> None:
         {"bucket": T0 + dt.timedelta(days=1), "status": "COMPLETED", "count": 1},
     ]
     figure = created_over_time_figure(series, bucket="day", since=T0, until=T0 + dt.timedelta(days=2))
-    traces = {trace.name: trace for trace in figure.data}
+    traces = {trace["name"]: trace for trace in figure["data"]}
     assert list(traces) == ["Completed", "Failed"]  # the status set's order, absent statuses left out
-    assert list(traces["Completed"].y) == [5, 1]
-    assert traces["Failed"].marker.color == STATUS_COLORS["FAILED"]
-    assert figure.layout.barmode == "stack"
-    assert figure.layout.paper_bgcolor == "rgba(0,0,0,0)"  # transparent: works on light and dark
+    assert traces["Completed"]["y"] == [5, 1]
+    assert traces["Completed"]["x"] == ["2026-01-01 00:00:00", "2026-01-02 00:00:00"]  # UTC text
+    assert traces["Failed"]["marker"]["color"] == STATUS_COLORS["FAILED"]
+    assert figure["layout"]["barmode"] == "stack"
+    assert figure["layout"]["paper_bgcolor"] == "rgba(0,0,0,0)"  # transparent: works on light and dark
+    assert "template" not in figure["layout"]  # no plotly template repeated in every answer
+    json.dumps(figure)  # plain JSON: nothing for plotly to build or validate
 
 
 def test_empty_series_gives_a_chart_that_says_so() -> None:
     figure = created_over_time_figure([], bucket="hour", since=T0, until=T0 + dt.timedelta(hours=1))
-    assert not figure.data and "No jobs" in figure.layout.annotations[0].text
-    assert "nothing" in empty_figure("nothing").layout.annotations[0].text
+    assert not figure["data"] and "No jobs" in figure["layout"]["annotations"][0]["text"]
+    assert "nothing" in empty_figure("nothing")["layout"]["annotations"][0]["text"]
 
 
 def test_distribution_is_a_donut_with_the_total_in_the_middle() -> None:
     figure = status_distribution_figure({"COMPLETED": 3, "FAILED": 1})
-    assert list(figure.data[0].values) == [0, 0, 3, 1, 0]
-    assert "4" in figure.layout.annotations[0].text
-    assert not status_distribution_figure({}).data
+    assert figure["data"][0]["values"] == [0, 0, 3, 1, 0]
+    assert "4" in figure["layout"]["annotations"][0]["text"]
+    assert not status_distribution_figure({})["data"]
 
 
 def test_timeline_has_bars_for_periods_and_a_marker_for_the_final_status() -> None:
@@ -52,12 +56,8 @@ def test_timeline_has_bars_for_periods_and_a_marker_for_the_final_status() -> No
         Segment("FAILED", T0 + dt.timedelta(minutes=9), T0 + dt.timedelta(minutes=9), False),
     ]
     figure = status_timeline_figure(segments)
-    kinds = [(trace.type, trace.y[0]) for trace in figure.data]
+    kinds = [(trace["type"], trace["y"][0]) for trace in figure["data"]]
     assert kinds == [("bar", "Pending"), ("bar", "Running"), ("scatter", "Failed")]
-    assert figure.data[1].x[0] == 8 * 60 * 1000
-    assert not status_timeline_figure([]).data
-
-
-def test_time_in_status_figure_is_in_hours() -> None:
-    figure = time_in_status_figure({"RUNNING": dt.timedelta(hours=2)})
-    assert list(figure.data[0].x) == [2.0]
+    assert figure["data"][1]["x"][0] == 8 * 60 * 1000
+    assert figure["layout"]["height"] == timeline_height(segments) == 80 + 44 * 3
+    assert not status_timeline_figure([])["data"]

@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import json
 from types import ModuleType
 from typing import Any
 
 import pytest
 
 from tests.conftest import T0
+from tests.dashboard.conftest import text
 from tests.dashboard.dash_requests import post_callback
 
-
-@pytest.fixture
-def page(app: Any) -> ModuleType:
-    """The job page module as the app loaded it."""
-    return importlib.import_module("dashboard.pages.job")
-
-
-def text(value: object) -> str:
-    return json.dumps(
-        value,
-        ensure_ascii=False,
-        default=lambda c: c.to_plotly_json() if hasattr(c, "to_plotly_json") else str(c),
-    )
+PAGE = "dashboard.pages.job"
 
 
 @pytest.mark.parametrize(
@@ -101,13 +88,13 @@ def test_history_pages_newest_first(app: Any, page: ModuleType, job_factory: Any
     try:
         with app.server.test_request_context():
             first = page.history_page(None, {"job_id": job["id"]})
-            older = page.history_page("job-history-older", first["state"])
-            newer = page.history_page("job-history-newer", older["state"])
+            older = page.history_page("job-history-older", first["data"])
+            newer = page.history_page("job-history-newer", older["data"])
     finally:
         page.HISTORY_PAGE_SIZE = saved
 
     def event_ids(out: dict[str, Any]) -> list[int]:
-        return [int(row.to_plotly_json()["props"]["data-event-id"]) for row in out["rows"]]
+        return [int(row["id"]) for row in out["data"]["rows"]]
 
     assert event_ids(first) == [5, 4]
     assert event_ids(older) == [3, 2]
@@ -131,7 +118,7 @@ def test_history_pages_newest_first(app: Any, page: ModuleType, job_factory: Any
 def test_history_with_hostile_state_gets_a_message(app: Any, page: ModuleType, state: object) -> None:
     with app.server.test_request_context():
         out = page.history_page(None, state)
-    assert "This history page is not available" in text(out["rows"])
+    assert "This history page is not available" in text(out["notice"]) and out["data"]["rows"] == []
 
 
 def test_history_with_a_forged_cursor_gets_a_message(app: Any, page: ModuleType, job_factory: Any) -> None:
@@ -139,14 +126,14 @@ def test_history_with_a_forged_cursor_gets_a_message(app: Any, page: ModuleType,
     with app.server.test_request_context():
         for cursor in ("forged", 42, {"x": 1}):
             out = page.history_page("job-history-older", {"job_id": job["id"], "next": cursor})
-            assert "cursor" in text(out["rows"])
+            assert "cursor" in text(out["notice"])
 
 
 def test_hostile_history_post_is_answered_in_the_page(client: Any) -> None:
     response = post_callback(
         client,
-        "job-history-rows.children",
-        {"job-history-state.data": {"job_id": {"$gt": 0}, "next": ["x"]}},
+        "job-history-data.data",
+        {"job-history-data.data": {"job_id": {"$gt": 0}, "next": ["x"]}},
         triggered=["job-history-older.n_clicks"],
     )
     assert response.status_code == 200

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import importlib
+from typing import Any
 
 import pytest
 
 from dashboard.list_state import (
     MAX_QUERY_FIELDS,
     MAX_SEARCH_LENGTH,
+    Control,
     args_from_controls,
     args_from_page_query,
     args_from_search,
@@ -20,7 +24,10 @@ from dashboard.list_state import (
     toggle_ordering,
     with_cursor,
 )
+from dashboard.params import FILTER_PARAMS
+from db.cursor import MAX_TOKEN_LENGTH
 from db.errors import ValidationError
+from db.queries import JobFilter
 
 SIZES = {"default_page_size": 50, "max_page_size": 200}
 
@@ -89,67 +96,94 @@ def test_layout_query_from_dash_pages_accepts_strings_and_lists_only() -> None:
         args_from_page_query({"q": {"nested": 1}})
 
 
-def test_controls_show_the_query_with_utc_local_times() -> None:
-    query = view("?status=FAILED&created_before=2026-01-02T03:04:05%2B02:00&page_size=25")
-    shown = controls_from_query(query)
-    assert shown.statuses == ["FAILED"]
-    assert shown.created_before == "2026-01-02T01:04:05"
-    assert (shown.created_after, shown.q, shown.page_size) == ("", "", "25")
+@pytest.fixture
+def controls(app: Any) -> tuple[Control, ...]:
+    """The /jobs page's table of controls (its module registers a page, so it needs an app)."""
+    return importlib.import_module("dashboard.pages.jobs").CONTROLS
 
 
-def test_controls_become_api_arguments() -> None:
-    args = args_from_controls(
-        statuses=["FAILED", "RUNNING"],
-        q="etl",
-        created_after="2026-01-01T10:00",
-        created_before="",
-        ordering="-created_at",
-        page_size="25",
-    )
+def test_controls_show_the_query_with_utc_local_times(controls: tuple[Control, ...]) -> None:
+    query = view("?status=FAILED&family=etl-orders&created_before=2026-01-02T03:04:05%2B02:00&page_size=25")
+    assert controls_from_query(query, controls) == {
+        "status": ["FAILED"],
+        "q": "",
+        "family": "etl-orders",
+        "created_after": "",
+        "created_before": "2026-01-02T01:04:05",
+        "page_size": "25",
+    }
+
+
+def test_controls_become_api_arguments(controls: tuple[Control, ...]) -> None:
+    values = {
+        "status": ["FAILED", "RUNNING"],
+        "q": "etl",
+        "family": " etl-orders ",
+        "created_after": "2026-01-01T10:00",
+        "created_before": "",
+        "page_size": "25",
+    }
+    args = args_from_controls(values, controls, ordering="name")
     assert args == {
         "status": ["FAILED,RUNNING"],
         "q": ["etl"],
+        "family": ["etl-orders"],
         "created_after": ["2026-01-01T10:00:00+00:00"],
-        "ordering": ["-created_at"],
         "page_size": ["25"],
+        "ordering": ["name"],
     }
     assert parse_view(args, **SIZES).page_size == 25
 
 
+def test_what_the_controls_show_reopens_the_same_query(controls: tuple[Control, ...]) -> None:
+    query = view(
+        "?status=FAILED,CANCELLED&q=etl&family=etl-orders&created_after=2026-01-01T00:00:00%2B00:00"
+        "&created_before=2026-02-01T12:30:00%2B00:00&ordering=name&page_size=25"
+    )
+    args = args_from_controls(controls_from_query(query, controls), controls, ordering=query.ordering)
+    assert parse_view(args, **SIZES) == query
+
+
+def test_every_filter_of_the_list_has_a_control(controls: tuple[Control, ...]) -> None:
+    # A filter the API takes but the page has no control for would be dropped by the page's controls.
+    assert set(FILTER_PARAMS) | {"page_size"} == {control.param for control in controls}
+
+
 @pytest.mark.parametrize(
-    ("field", "value"),
+    ("param", "value"),
     [
-        ("statuses", "FAILED"),
-        ("statuses", [{"$ne": 1}]),
-        ("statuses", ["FAILED"] * 50),
+        ("status", "FAILED"),
+        ("status", [{"$ne": 1}]),
+        ("status", ["FAILED"] * 50),
         ("q", {"$gt": ""}),
         ("q", ["a"]),
         ("q", "x" * 10_000),
+        ("family", ["etl-orders"]),
+        ("family", "x" * 10_000),
         ("created_after", "not a date"),
         ("created_before", 12.5),
         ("page_size", True),
         ("page_size", [50]),
     ],
 )
-def test_hostile_control_values_are_errors_naming_the_field(field: str, value: object) -> None:
-    controls: dict[str, object] = {
-        "statuses": [],
-        "q": "",
-        "created_after": "",
-        "created_before": "",
-        "ordering": "-created_at",
-        "page_size": "50",
-    }
-    controls[field] = value
-    with pytest.raises(ValidationError):
-        args_from_controls(**controls)
+def test_hostile_control_values_are_errors_naming_the_field(
+    controls: tuple[Control, ...], param: str, value: object
+) -> None:
+    values: dict[str, object] = dict.fromkeys(("q", "family", "created_after", "created_before"), "")
+    values["status"] = []
+    values[param] = value
+    with pytest.raises(ValidationError) as caught:
+        args_from_controls(values, controls, ordering="-created_at")
+    assert [error.field for error in caught.value.errors] == [param]
 
 
-def test_cursor_must_be_text() -> None:
+def test_cursor_must_be_text_no_longer_than_any_cursor() -> None:
     query = view("")
     assert with_cursor(query, "abc").cursor == "abc"
     with pytest.raises(ValidationError):
         with_cursor(query, {"x": 1})
+    with pytest.raises(ValidationError):
+        with_cursor(query, "x" * (MAX_TOKEN_LENGTH + 1))
 
 
 def test_header_clicks_toggle_the_ordering() -> None:
@@ -160,6 +194,28 @@ def test_header_clicks_toggle_the_ordering() -> None:
     assert toggle_ordering("name", "updated") == "-updated_at"
     with pytest.raises(ValidationError):
         toggle_ordering("name", "id; DROP TABLE job")
+
+
+@dataclasses.dataclass(frozen=True)
+class FilterWithANewField(JobFilter):
+    """A filter as it will be once someone adds a field to JobFilter."""
+
+    new_field: str | None = None
+
+
+def test_derived_queries_keep_every_filter_they_do_not_set() -> None:
+    base = view(
+        "?status=FAILED&q=etl&created_after=2026-01-01T00:00:00%2B00:00"
+        "&created_before=2026-09-01T00:00:00%2B00:00&page_size=25&cursor=abc"
+    )
+    fields = {f.name: getattr(base.filters, f.name) for f in dataclasses.fields(base.filters)}
+    query = dataclasses.replace(base, filters=FilterWithANewField(**fields, new_field="kept"))
+    assert with_cursor(query, "def") == dataclasses.replace(query, cursor="def")
+    jumped = jump_to_date(query, "2026-03-04")
+    assert jumped.filters == dataclasses.replace(
+        query.filters, created_before=dt.datetime(2026, 3, 5, tzinfo=dt.UTC)
+    )
+    assert (jumped.filters.new_field, jumped.page_size, jumped.cursor) == ("kept", 25, None)
 
 
 def test_jump_to_date_sets_the_created_range_for_the_ordering() -> None:

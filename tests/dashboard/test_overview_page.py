@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import json
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-from dashboard.figures import BUCKET_LENGTHS
 from db.errors import ValidationError
-from db.queries import Totals
+from db.queries import BUCKETS, Totals
+from tests.dashboard.conftest import text
 from tests.dashboard.dash_requests import post_callback
 
-
-@pytest.fixture
-def page(app: Any) -> ModuleType:
-    """The overview page module as the app loaded it."""
-    return importlib.import_module("dashboard.pages.overview")
-
-
-def text(value: object) -> str:
-    return json.dumps(
-        value,
-        ensure_ascii=False,
-        default=lambda c: c.to_plotly_json() if hasattr(c, "to_plotly_json") else str(c),
-    )
+PAGE = "dashboard.pages.overview"
 
 
 def test_time_windows_are_aligned_and_within_the_bucket_limit(page: ModuleType) -> None:
@@ -41,7 +27,7 @@ def test_time_windows_are_aligned_and_within_the_bucket_limit(page: ModuleType) 
     for key, choice in page.RANGES.items():
         since, until, bucket = page.time_window(key, now=now)
         assert until > now and until - since == choice.span
-        assert (until - since) / BUCKET_LENGTHS[bucket] <= 1000
+        assert (until - since) / BUCKETS[bucket] <= 1000
 
 
 @pytest.mark.parametrize("bad", ["10y", "", None, ["24h"], {"x": 1}, "24h' OR 1=1"])
@@ -74,8 +60,8 @@ def test_overview_callback_counts_the_chosen_range(app: Any, page: ModuleType, j
     with app.server.test_request_context():
         kpis, created, distribution, failures, as_of, error = page.update_overview("24h", None)
     assert error is None and "24 hours" in as_of
-    assert list(distribution.data[0].values) == [0, 0, 1, 1, 0]
-    assert sum(sum(trace.y) for trace in created.data) == 2
+    assert distribution["data"][0]["values"] == [0, 0, 1, 1, 0]
+    assert sum(sum(trace["y"]) for trace in created["data"]) == 2
     rendered = text(failures)
     assert f'"/jobs/{recent["id"]}"' in rendered and "old-failure" not in rendered
     assert "3 all time" in text(kpis)

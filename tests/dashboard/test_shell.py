@@ -1,14 +1,14 @@
-"""The shell: pages registered per app, navbar and theme, assets served locally, a useful 404."""
+"""The shell: pages registered once, callbacks on every app, navbar from the pages, local assets, a 404."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import dash._pages
+import dash
 
-from dashboard import create_app
-from dashboard.settings import Settings
+from dashboard.shell import nav_links
+from tests.dashboard.dash_requests import router_body
 
 PAGES = {
     "dashboard.pages.overview": "/",
@@ -23,20 +23,17 @@ def callback_outputs(client: Any) -> list[str]:
 
 
 def test_every_page_is_registered_once(app: Any) -> None:
-    assert {module: page["path"] for module, page in dash._pages.PAGE_REGISTRY.items()} == PAGES
+    assert {module: page["path"] for module, page in dash.page_registry.items()} == PAGES
 
 
-def test_several_apps_in_one_process_each_get_all_callbacks_once(settings: Settings) -> None:
-    first, second = create_app(settings), create_app(settings)
-    try:
-        outputs = [callback_outputs(app.server.test_client()) for app in (first, second)]
-        assert outputs[0] == outputs[1]
-        assert len(outputs[0]) == len(set(outputs[0]))
-        assert any("jobs-rows.children" in output for output in outputs[0])
-        assert len(dash._pages.PAGE_REGISTRY) == len(PAGES)
-    finally:
-        for app in (first, second):
-            app.server.extensions["jobdash.database"].dispose()
+def test_several_apps_in_one_process_each_get_all_callbacks_once(make_app: Any) -> None:
+    # A page callback declared with dash.callback instead of PageCallbacks would reach the first app only.
+    outputs = [callback_outputs(make_app().server.test_client()) for _ in range(2)]
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0]) == len(set(outputs[0]))
+    for output in ("jobs-data.data", "job-history-data.data", "overview-kpis.children"):
+        assert any(output in listed for listed in outputs[0]), output
+    assert len(dash.page_registry) == len(PAGES)
 
 
 def test_index_page_serves_the_shell_with_local_assets(client: Any) -> None:
@@ -51,7 +48,7 @@ def test_index_page_serves_the_shell_with_local_assets(client: Any) -> None:
 
 
 def test_page_titles(app: Any) -> None:
-    registry = dash._pages.PAGE_REGISTRY
+    registry = dash.page_registry
     assert registry["dashboard.pages.overview"]["title"] == "Overview · JobDash"
     assert registry["dashboard.pages.jobs"]["title"] == "Jobs · JobDash"
     title = registry["dashboard.pages.job"]["title"]
@@ -59,14 +56,18 @@ def test_page_titles(app: Any) -> None:
     assert title(job_id="<script>") == "Job not found · JobDash"
 
 
-def test_unknown_paths_get_the_friendly_404(client: Any) -> None:
-    from tests.dashboard.dash_requests import post_callback
+def test_the_navbar_links_the_pages_that_ask_for_it_in_their_order(app: Any) -> None:
+    with app.server.test_request_context():
+        links = [item.children for item in nav_links()]
+    assert [(link.id, link.href, link.active) for link in links] == [
+        ("shell-nav-overview", "/", "exact"),
+        ("shell-nav-jobs", "/jobs", "partial"),
+    ]
+    assert [link.children[1] for link in links] == ["Overview", "Jobs"]
 
-    response = post_callback(
-        client,
-        "_pages_content.children",
-        {"_pages_location.pathname": "/no/such/page", "_pages_location.search": ""},
-    )
+
+def test_unknown_paths_get_the_friendly_404(client: Any) -> None:
+    response = client.post("/_dash-update-component", json=router_body(client, "/no/such/page"))
     body = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Page not found" in body and "Browse jobs" in body

@@ -5,7 +5,7 @@ import pytest
 from dashboard.settings import Settings, SettingsError
 
 
-def test_defaults_match_the_spec():
+def test_defaults_match_the_configuration_table():
     settings = Settings.from_env({})
     assert settings.database_url == "sqlite:///jobdash.db"
     assert settings.read_database_url is None

@@ -1,0 +1,79 @@
+"""Web vitals a person notices, in headless Chromium: nothing on a page jumps while its data arrives (the
+cumulative layout shift stays at most 0.05), and every control has a name a screen reader can say."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from db.engine import Database
+from tests.browser.test_dashboard import eventually
+
+pytestmark = pytest.mark.browser
+CLS_LIMIT = 0.05
+
+# Every layout shift since the page started loading (the browser keeps them), unless caused by input.
+LAYOUT_SHIFT = """
+const done = arguments[arguments.length - 1];
+let total = 0;
+new PerformanceObserver(function (list) {
+    list.getEntries().forEach(function (entry) { if (!entry.hadRecentInput) { total += entry.value; } });
+}).observe({type: "layout-shift", buffered: true});
+setTimeout(function () { done(total); }, 200);
+"""
+
+# Controls without an accessible name: a <label>, aria-label(ledby), a title, or (buttons, links) text.
+UNNAMED_CONTROLS = """
+const named = function (el) {
+    if (el.getAttribute("aria-label") || el.getAttribute("aria-labelledby") || el.getAttribute("title")) {
+        return true;
+    }
+    if (el.labels && Array.from(el.labels).some(function (l) { return l.textContent.trim(); })) {
+        return true;
+    }
+    const tag = el.tagName.toLowerCase();
+    return (tag === "button" || tag === "a") && el.textContent.trim() !== "";
+};
+return Array.from(document.querySelectorAll("input, select, textarea, button, a[href]"))
+    .filter(function (el) { return el.type !== "hidden" && !named(el); })
+    .map(function (el) { return el.outerHTML.slice(0, 160); });
+"""
+
+
+def page_ready(duo: Any, path: str) -> None:
+    """Open ``path`` and wait until its data is shown (rows, charts) and has had time to settle."""
+    duo.wait_for_page(url=f"{duo.server_url}{path}")
+    if path == "/":
+        eventually(lambda: len(duo.find_elements("#overview-created .main-svg")) > 0)
+        eventually(lambda: len(duo.find_elements("#overview-kpis .stat-card")) == 6)
+        eventually(lambda: len(duo.find_elements("#overview-failures tr")) > 0)
+    elif path.startswith("/jobs/"):
+        eventually(lambda: len(duo.find_elements("#job-history-rows tr.history-row")) > 0)
+        eventually(lambda: len(duo.find_elements("#job-timeline .main-svg")) > 0)
+    else:
+        eventually(lambda: len(duo.find_elements("#jobs-rows tr.job-row")) > 0)
+        eventually(lambda: "jobs" in duo.find_element("#jobs-count").text)
+    duo.driver.execute_script("return new Promise(function (r) { setTimeout(r, 500); });")
+
+
+def test_no_page_shifts_its_layout_while_its_data_arrives(dash_server: Any, seeded: Database) -> None:
+    duo = dash_server
+    with seeded.read() as conn:
+        job_id = conn.exec_driver_sql("SELECT max(id) FROM job").scalar_one()
+    shifts = {}
+    for path in ("/", "/jobs", f"/jobs/{job_id}"):
+        page_ready(duo, path)
+        shifts[path] = duo.driver.execute_async_script(LAYOUT_SHIFT)
+    assert all(shift <= CLS_LIMIT for shift in shifts.values()), shifts
+
+
+def test_every_control_has_a_label(dash_server: Any, seeded: Database) -> None:
+    duo = dash_server
+    with seeded.read() as conn:
+        job_id = conn.exec_driver_sql("SELECT max(id) FROM job").scalar_one()
+    unnamed = {}
+    for path in ("/", "/jobs", f"/jobs/{job_id}"):
+        page_ready(duo, path)
+        unnamed[path] = duo.driver.execute_script(UNNAMED_CONTROLS)
+    assert unnamed == {"/": [], "/jobs": [], f"/jobs/{job_id}": []}
