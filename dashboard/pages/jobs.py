@@ -148,7 +148,7 @@ def _family_filter(component_id: str, family: str) -> dbc.Col:
     field = _text_input(component_id, family, placeholder="Any family", maxlength=NAME_MAX_LENGTH, size="sm")
     return dbc.Col(
         [dbc.Label("Family", html_for=component_id, className="filter-label"), field],
-        xl=2,
+        xl=True,
         md=4,
     )
 
