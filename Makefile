@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format serve bench bench-flat bench-production bench-seed bench-ci clean
+.PHONY: demo test lint format serve bench bench-flat bench-insights bench-production bench-seed bench-ci clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,12 +39,16 @@ bench: $(BIN)/.installed  ## latency against the floor at 10k/100k/1M jobs: docs
 bench-flat: $(BIN)/.installed  ## totals, time series, overview, counts, q at 10k/1M/10M; writers vs the previous release
 	$(BIN)/python benchmarks/flat_reads.py
 
+bench-insights: $(BIN)/.installed  ## status mix as of, transitions, time in state, stuck jobs at 10k/1M/10M; writers
+	$(BIN)/python benchmarks/insights.py
+
 bench-production: $(BIN)/.installed  ## start-up to /readyz at 10k and 10M; what recording metrics costs
 	$(BIN)/python benchmarks/production.py
 
 bench-ci: $(BIN)/.installed  ## the benchmarks at CI size (2k jobs, seconds); asserts no timings
 	$(BIN)/python benchmarks/bench.py --ci
 	$(BIN)/python benchmarks/flat_reads.py --ci
+	$(BIN)/python benchmarks/insights.py --ci
 	$(BIN)/python benchmarks/production.py --ci
 
 clean:

@@ -56,22 +56,32 @@ def db_upgrade(revision: str) -> None:
 
 
 @db.command("check")
-@click.option("--repair", is_flag=True, help="Rebuild the count tables from the jobs, then check again.")
+@click.option(
+    "--repair",
+    is_flag=True,
+    help="Work out families and status_since again, rebuild every count and history table, then check again.",
+)
 def db_check(repair: bool) -> None:
-    """Recount the count tables and the status invariant; one line per problem, exit 1 if any."""
+    """Recount every aggregate, replay every history and check the invariant; one line per problem, exit
+    1 if any (disallowed transitions and the like are findings, which do not fail)."""
     from db import check, migrate
 
-    database = _database(_settings())
+    settings = _settings()
+    database = _database(settings)
     try:
         if migrate.current_revision(database.writer) is None:
             raise click.ClickException("the database has no schema yet: run `jobdash db upgrade` first")
         if repair:
             started = time.perf_counter()
             with database.write() as conn:
-                check.repair(conn)
-            click.echo(f"rebuilt the count tables in {time.perf_counter() - started:.1f} s")
-        with database.read() as conn:
-            report = check.check(conn)
+                check.repair(conn, rules=settings.family_rules)
+            click.echo(f"rebuilt the count and history tables in {time.perf_counter() - started:.1f} s")
+        # One snapshot for the whole check, so that every table is read as of the same moment.
+        with database.writer.connect() as conn:
+            if database.dialect == "postgresql":
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                report = check.check(conn, rules=settings.family_rules)
     finally:
         database.dispose()
     for line in report.findings:
@@ -82,7 +92,7 @@ def db_check(repair: bool) -> None:
         hint = "" if repair else " (`jobdash db check --repair` rebuilds drifted counts)"
         click.echo(f"{len(report.problems)} problem(s) found{hint}", err=True)
         sys.exit(1)
-    click.echo(f"ok: counts and invariant hold ({len(report.findings)} finding(s))")
+    click.echo(f"ok: counts, history aggregates and invariant hold ({len(report.findings)} finding(s))")
 
 
 @main.command()
@@ -94,14 +104,20 @@ def seed(jobs: int, events_per_job: int, seed_value: int) -> None:
     from db import migrate
     from db.seed import seed as run_seed
 
-    database = _database(_settings())
+    settings = _settings()
+    database = _database(settings)
     try:
         if migrate.current_revision(database.writer) is None:
             raise click.ClickException("the database has no schema yet: run `jobdash db upgrade` first")
         started = time.perf_counter()
         with click.progressbar(length=jobs, label="seeding jobs", file=sys.stderr) as bar:
             result = run_seed(
-                database, jobs=jobs, events_per_job=events_per_job, seed=seed_value, progress=bar.update
+                database,
+                jobs=jobs,
+                events_per_job=events_per_job,
+                seed=seed_value,
+                progress=bar.update,
+                family_rules=settings.family_rules,
             )
         elapsed = time.perf_counter() - started
     finally:
@@ -142,7 +158,13 @@ def demo(host: str, port: int | None, jobs: int) -> None:
         empty = conn.execute(select(func.count()).select_from(job_table)).scalar_one() == 0
     if empty and jobs:
         click.echo(f"creating {jobs} demo jobs…", err=True)
-        run_seed(database, jobs=jobs, events_per_job=DEMO_EVENTS_PER_JOB, seed=42)
+        run_seed(
+            database,
+            jobs=jobs,
+            events_per_job=DEMO_EVENTS_PER_JOB,
+            seed=42,
+            family_rules=settings.family_rules,
+        )
     port = port or settings.port
     click.echo(f"JobDash demo on http://{host}:{port}/  (database: {redact_url(settings.database_url)})")
     app.server.run(host=host, port=port, debug=False, threaded=True)

@@ -11,7 +11,9 @@ What is recorded, per request, after its answer is ready (one ``after_request`` 
 
 Kept as it changes: ``jobdash_db_pool_connections_in_use{database}`` (primary or replica), from the pools'
 checkout and checkin. Read at scrape time: ``jobdash_jobs{status}``, jobs per current status, from the
-count tables the write path keeps (at most 5 x 64 small rows, whatever the number of jobs).
+count tables the write path keeps (at most 5 x 64 small rows, whatever the number of jobs), and
+``jobdash_stuck_jobs{family, status}``, jobs in PENDING or RUNNING for longer than their family's
+threshold (``db.insights.stuck_counts``: one index range of stuck jobs per pair, at most 10,000 counted).
 
 **Several workers.** prometheus-client's multiprocess mode: ``jobdash serve`` points
 ``PROMETHEUS_MULTIPROC_DIR`` at a new directory (on tmpfs) before gunicorn starts, since the library
@@ -32,7 +34,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,11 +44,11 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, event
 
 from dashboard.database import get_database
 from dashboard.settings import Settings
-from db import aggregates
+from db import aggregates, insights
 from db.engine import Database
 
 log = logging.getLogger(__name__)
@@ -118,24 +120,58 @@ class Metrics:
         )
 
 
-class JobsByStatus(Collector):
-    """``jobdash_jobs{status}``, read from the count tables when scraped (never summed across workers)."""
+class ScrapedGauge(Collector):
+    """A gauge read from the database when scraped (never summed across workers): ``read(conn)`` gives
+    {label values: value}; nothing (and one warning) when the database does not answer."""
 
-    def __init__(self, database: Database) -> None:
-        self.database = database
+    def __init__(
+        self,
+        database: Database,
+        name: str,
+        documentation: str,
+        labels: list[str],
+        read: Callable[[Connection], dict[tuple[str, ...], int]],
+    ) -> None:
+        self.database, self.name, self.documentation, self.labels, self.read = (
+            database,
+            name,
+            documentation,
+            labels,
+            read,
+        )
 
     def collect(self) -> Iterator[Any]:
-        """One gauge per status; nothing (and one warning) when the database does not answer."""
+        """The gauge's samples, in label order."""
         try:
             with self.database.read() as conn:
-                totals = aggregates.totals(conn)
+                values = self.read(conn)
         except Exception as exc:  # a scrape must still report the process's own metrics
-            log.warning("metrics: job totals unavailable", extra={"error": str(exc).splitlines()[0]})
+            log.warning(f"metrics: {self.name} unavailable", extra={"error": str(exc).splitlines()[0]})
             return
-        family = GaugeMetricFamily("jobdash_jobs", "Jobs per current status.", labels=["status"])
-        for status, jobs in totals.items():
-            family.add_metric([status], jobs)
+        family = GaugeMetricFamily(self.name, self.documentation, labels=self.labels)
+        for labels, value in sorted(values.items()):
+            family.add_metric(list(labels), value)
         yield family
+
+
+def job_gauges(database: Database) -> list[ScrapedGauge]:
+    """``jobdash_jobs{status}`` from the count tables; ``jobdash_stuck_jobs{family, status}`` counted."""
+    return [
+        ScrapedGauge(
+            database,
+            "jobdash_jobs",
+            "Jobs per current status.",
+            ["status"],
+            lambda conn: {(status,): n for status, n in aggregates.totals(conn).items()},
+        ),
+        ScrapedGauge(
+            database,
+            "jobdash_stuck_jobs",
+            "Jobs in PENDING or RUNNING for longer than their family's threshold (at most 10,000 counted).",
+            ["family", "status"],
+            lambda conn: {pair: n for pair, n in insights.stuck_counts(conn).items()},
+        ),
+    ]
 
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -232,9 +268,10 @@ def init_metrics(server: Flask, settings: Settings) -> Metrics | None:
     _track_pool(database.writer, metrics.pool_in_use.labels("primary"))
     if database.reader is not database.writer:
         _track_pool(database.reader, metrics.pool_in_use.labels("replica"))
-    jobs = JobsByStatus(database)
+    gauges = job_gauges(database)
     if own_registry is not None:
-        own_registry.register(jobs)
+        for gauge in gauges:
+            own_registry.register(gauge)
     server.extensions[_EXTENSION] = metrics
 
     @server.before_request
@@ -266,7 +303,8 @@ def init_metrics(server: Flask, settings: Settings) -> Metrics | None:
             # A fresh registry per scrape: it reads every worker's files as they are now.
             registry = CollectorRegistry()
             MultiProcessCollector(registry)
-            registry.register(jobs)
+            for gauge in gauges:
+                registry.register(gauge)
         encode, content_type = choose_encoder(request.headers.get("Accept", ""))
         return Response(encode(registry), content_type=content_type, headers={"Cache-Control": "no-store"})
 

@@ -1,8 +1,8 @@
 """Parsing of list query strings, shared by the JSON API and the dashboard's URL-driven pages.
 
 Both speak the same parameter names (``status``, ``q``, ``created_after``, ``created_before``,
-``ordering``, ``page_size``, ``cursor``), so one pydantic model validates both, and a link copied from
-the dashboard means the same thing to the API.
+``family``, ``ordering``, ``page_size``, ``cursor``), so one pydantic model validates both, and a link
+copied from the dashboard means the same thing to the API.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pydantic import ValidationError as PydanticValidationError
 from dashboard.input_errors import field_errors
 from db.cursor import MAX_TOKEN_LENGTH
 from db.errors import FieldError, ValidationError
-from db.models import STATUSES
+from db.models import NAME_MAX_LENGTH, STATUSES
 from db.queries import DEFAULT_ORDERING, JobFilter, Ordering
 from db.validation import Q_MAX_LENGTH
 
@@ -55,6 +55,9 @@ class JobListParams(BaseModel):
     q: str | None = Field(None, max_length=Q_MAX_LENGTH, description="Case-insensitive name substring.")
     created_after: QueryDatetime | None = Field(None, description="ISO 8601 with offset; inclusive.")
     created_before: QueryDatetime | None = Field(None, description="ISO 8601 with offset; exclusive.")
+    family: str | None = Field(
+        None, max_length=NAME_MAX_LENGTH, description="Job family (the name without its run-specific tail)."
+    )
     ordering: Ordering = Field(DEFAULT_ORDERING, description="Sort key; ties are broken by id.")
     page_size: int | None = Field(None, ge=1, description="Rows per page, 1..JOBDASH_MAX_PAGE_SIZE.")
     cursor: str | None = Field(None, max_length=MAX_TOKEN_LENGTH, description=CURSOR_HELP)

@@ -11,6 +11,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from flask import Flask, current_app
 
+from db.families import FamilyRules
+
 T = TypeVar("T")
 _CONFIG_KEY = "JOBDASH_SETTINGS"
 
@@ -117,6 +119,11 @@ def _log_level(raw: str) -> str:
     return value
 
 
+def _family_pattern(raw: str) -> str:
+    FamilyRules.parse(raw)  # one line naming what is wrong, raised as ValueError
+    return raw
+
+
 def _env(name: str, default: str, parse: Callable[[str], Any]) -> Any:
     """Declare a field read from ``name``; ``default`` is the raw text used when it is unset."""
     return dataclasses.field(default=parse(default), metadata={"env": name, "parse": parse})
@@ -150,6 +157,9 @@ class Settings:
     web_concurrency: int = _env("WEB_CONCURRENCY", "2", _integer(1, 256))
     threads: int = _env("JOBDASH_THREADS", "4", _integer(1, 256))
     request_read_timeout_s: int = _env("JOBDASH_REQUEST_READ_TIMEOUT_S", "10", _integer(1, 3600))
+    # Empty means the default pattern (db/families.py: a trailing -<digits>, -<UUID> or -<hex id>).
+    family_pattern: str = _env("JOBDASH_FAMILY_PATTERN", "", _family_pattern)
+    max_families: int = _env("JOBDASH_MAX_FAMILIES", "1000", _integer(1, 1_000_000))
     # Browsers load assets/ from here, and Dash's bundles from their CDN (dashboard/delivery.py).
     static_url: str | None = _env("JOBDASH_STATIC_URL", "", _static_url)
 
@@ -174,6 +184,11 @@ class Settings:
                     raise SettingsError(f"{name} {exc}") from None
         values.update(overrides)
         return cls(**values)
+
+    @property
+    def family_rules(self) -> FamilyRules:
+        """How job names map to families, and how many families there may be."""
+        return FamilyRules.parse(self.family_pattern, self.max_families)
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some fields changed (tests and the demo command use it)."""

@@ -20,12 +20,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, and_, bindparam, func, select, text, union_all
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import Connection, Select, and_, bindparam, func, select, text, union_all
 
 from db.models import (
     COUNT_STRIPES,
@@ -42,8 +41,9 @@ HOUR = dt.timedelta(hours=1)
 DAY = dt.timedelta(days=1)
 
 # The upsert of the three count tables from a relation ``d(created_at, job_id, status, n)`` of deltas,
-# as data-modifying CTEs: the write statements of db.writes append it to their own CTEs, so a write and
-# its counts are one statement and one round trip. Rows whose deltas cancel out are not touched.
+# as data-modifying CTEs: the write statements of db.writes append it to their own CTEs (through
+# db.history.with_history), so a write and its counts are one statement and one round trip. Rows whose
+# deltas cancel out are not touched.
 POSTGRES_COUNT_CTES = f"""
 , hour_rows AS (
     INSERT INTO job_count_hour AS c (starts_at, status, stripe, jobs)
@@ -64,35 +64,6 @@ POSTGRES_COUNT_CTES = f"""
 """  # noqa: S608 - fixed table names and constants
 
 
-def with_counts(ctes: str, query: str) -> str:
-    """A write statement: its own CTEs (ending with the deltas ``d``), the count upserts, its query."""
-    return "".join((ctes, POSTGRES_COUNT_CTES, query))
-
-
-_APPLY_POSTGRES = text(
-    with_counts(
-        """
-        WITH d AS (
-            SELECT * FROM unnest(
-                CAST(:created AS timestamptz[]), CAST(:job_ids AS bigint[]),
-                CAST(:statuses AS varchar[]), CAST(:changes AS bigint[])
-            ) AS x(created_at, job_id, status, n)
-        )""",
-        "SELECT 1",
-    )
-)
-
-
-@dataclass(frozen=True)
-class Delta:
-    """One job entering (+1) or leaving (-1) the count of ``status`` for its creation time."""
-
-    created_at: dt.datetime
-    job_id: int
-    status: str
-    change: int
-
-
 def hour_start(value: dt.datetime) -> dt.datetime:
     """The start of the UTC hour holding ``value``."""
     return as_utc(value).replace(minute=0, second=0, microsecond=0)
@@ -103,50 +74,9 @@ def day_start(value: dt.datetime) -> dt.datetime:
     return as_utc(value).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _ceil(value: dt.datetime, floor: dt.datetime, step: dt.timedelta) -> dt.datetime:
+def ceil_to(value: dt.datetime, floor: dt.datetime, step: dt.timedelta) -> dt.datetime:
+    """``value`` rounded up to a period boundary, given the start of its period (``floor``) and its length."""
     return floor if floor == value else floor + step
-
-
-def apply(conn: Connection, deltas: Sequence[Delta]) -> None:
-    """Add ``deltas`` to the count tables in the caller's transaction (any number: seeding sends many)."""
-    if not deltas:
-        return
-    if conn.dialect.name == "postgresql":
-        conn.execute(
-            _APPLY_POSTGRES,
-            {
-                "created": [d.created_at for d in deltas],
-                "job_ids": [d.job_id for d in deltas],
-                "statuses": [d.status for d in deltas],
-                "changes": [d.change for d in deltas],
-            },
-        )
-        return
-    hours: dict[tuple[Any, ...], int] = defaultdict(int)
-    days: dict[tuple[Any, ...], int] = defaultdict(int)
-    totals: dict[tuple[Any, ...], int] = defaultdict(int)
-    for d in deltas:
-        hours[(hour_start(d.created_at), d.status, d.job_id % COUNT_STRIPES)] += d.change
-        days[(day_start(d.created_at), d.status, d.job_id % COUNT_STRIPES)] += d.change
-        totals[(d.status, d.job_id % TOTAL_STRIPES)] += d.change
-    for table, rows in ((job_count_hour_table, hours), (job_count_day_table, days)):
-        _upsert_sqlite(conn, table, ("starts_at", "status", "stripe"), rows)
-    _upsert_sqlite(conn, job_count_total_table, ("status", "stripe"), totals)
-
-
-def _upsert_sqlite(
-    conn: Connection, table: Table, keys: tuple[str, ...], rows: dict[tuple[Any, ...], int]
-) -> None:
-    values = [{**dict(zip(keys, key, strict=True)), "jobs": n} for key, n in sorted(rows.items()) if n]
-    if not values:
-        return
-    stmt = sqlite.insert(table)
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=list(keys), set_={"jobs": table.c.jobs + stmt.excluded.jobs}
-        ),
-        values,
-    )
 
 
 # --------------------------------------------------------------------------------------------- reads
@@ -179,7 +109,7 @@ def _segments(since: dt.datetime | None, until: dt.datetime | None, *, use_days:
         else:
             partial.append((since, until))
         return _Segments((), tuple(hours), tuple(partial))
-    low = None if since is None else _ceil(since, hour_start(since), HOUR)
+    low = None if since is None else ceil_to(since, hour_start(since), HOUR)
     high = None if until is None else hour_start(until)
     if since is not None and low is not None and since < low:
         partial.append((since, low))
@@ -190,7 +120,7 @@ def _segments(since: dt.datetime | None, until: dt.datetime | None, *, use_days:
         if low < high:
             hours.append((low, high))
         return _Segments((), tuple(hours), tuple(partial))
-    day_low = None if low is None else _ceil(low, day_start(low), DAY)
+    day_low = None if low is None else ceil_to(low, day_start(low), DAY)
     day_high = None if high is None else day_start(high)
     if day_low is not None and day_high is not None and day_low >= day_high:
         if low is not None and high is not None and low < high:
@@ -307,8 +237,9 @@ def count(
 # ----------------------------------------------------------------------------- rebuild and recount
 
 
-def _recount_sql(dialect: str) -> dict[str, str]:
-    """Statements that recount every table from ``job`` (the migration's backfill, by the same rule)."""
+def _recount_sql(dialect: str) -> dict[str, tuple[tuple[str, ...], str]]:
+    """Per count table, its key columns and the statement that recounts it from ``job`` (the migrations'
+    backfill, by the same rule); ``job_count_family`` (db/history.py) is a count of ``job`` as well."""
     if dialect == "postgresql":
         hour, day = "date_trunc('hour', created_at, 'UTC')", "date_trunc('day', created_at, 'UTC')"
     else:
@@ -316,11 +247,18 @@ def _recount_sql(dialect: str) -> dict[str, str]:
         day = "strftime('%Y-%m-%d 00:00:00.000000', created_at)"
     status, stripe = "current_status_type AS status", "id % {} AS stripe"
     by_time = "SELECT {} AS starts_at, {}, {}, count(*) AS jobs FROM job GROUP BY 1, 2, 3"
+    by_created = ("starts_at", "status", "stripe")
+    by_status = "SELECT {}{}, {}, count(*) AS jobs FROM job GROUP BY {}"
     return {
-        "job_count_hour": by_time.format(hour, status, stripe.format(COUNT_STRIPES)),
-        "job_count_day": by_time.format(day, status, stripe.format(COUNT_STRIPES)),
-        "job_count_total": " ".join(
-            ("SELECT", status, ",", stripe.format(TOTAL_STRIPES), ", count(*) AS jobs FROM job GROUP BY 1, 2")
+        "job_count_hour": (by_created, by_time.format(hour, status, stripe.format(COUNT_STRIPES))),
+        "job_count_day": (by_created, by_time.format(day, status, stripe.format(COUNT_STRIPES))),
+        "job_count_total": (
+            ("status", "stripe"),
+            by_status.format("", status, stripe.format(TOTAL_STRIPES), "1, 2"),
+        ),
+        "job_count_family": (
+            ("family", "status", "stripe"),
+            by_status.format("family, ", status, stripe.format(COUNT_STRIPES), "1, 2, 3"),
         ),
     }
 
@@ -356,8 +294,7 @@ def _normalise_key(key: Iterable[Any]) -> tuple[Any, ...]:
 def drift(conn: Connection) -> list[Drift]:
     """Every count row (per stripe) whose value differs from a recount of ``job`` (a full scan)."""
     found: list[Drift] = []
-    for table, recount in _recount_sql(conn.dialect.name).items():
-        keys = ("starts_at", "status", "stripe") if table != "job_count_total" else ("status", "stripe")
+    for table, (keys, recount) in _recount_sql(conn.dialect.name).items():
         kept = {
             _normalise_key(row[:-1]): int(row[-1])
             for row in conn.execute(text(f"SELECT {', '.join(keys)}, jobs FROM {table}"))  # noqa: S608
@@ -373,6 +310,7 @@ def rebuild(conn: Connection) -> None:
     """Recount every table from ``job`` in the caller's transaction, with writers locked out meanwhile."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("LOCK TABLE job IN SHARE MODE")
-    for table, recount in _recount_sql(conn.dialect.name).items():
+    for table, (columns, recount) in _recount_sql(conn.dialect.name).items():
         conn.exec_driver_sql(f"DELETE FROM {table}")  # noqa: S608 - fixed names
+        recount = f"({', '.join((*columns, 'jobs'))}) {recount}"
         conn.execute(text(f"INSERT INTO {table} {recount}"))

@@ -2,11 +2,16 @@
 
 Problems (the check fails on any): a count row that differs from a recount of ``job`` (drift), a job
 whose current status or ``updated_at`` differs from its newest event (the invariant), a job with no
-event. Findings (reported, never a failure): events dated further in the future than the allowed skew,
-which were accepted before the write path refused them. Every line names one problem.
+event; a history aggregate row or a flag that differs from a replay of the event log, a job whose
+``status_since`` differs from its history, a job whose family is not the one ``JOBDASH_FAMILY_PATTERN``
+gives (after a change of the pattern: ``--repair`` works them out again), more families than the cap.
+Findings (reported, never a failure): events dated further in the future than the allowed skew, which
+were accepted before the write path refused them; transitions the lifecycle does not allow; jobs
+counted under the ``other`` family. Every line names one problem.
 
-The check reads whole tables (a few GROUP BYs and one pass over the history index): it is a maintenance
-command, not a request path, and takes about a minute per ten million jobs on PostgreSQL.
+The check reads whole tables (a few GROUP BYs, and one pass over the event log replaying every job's
+history): it is a maintenance command, not a request path. Run it in one snapshot (a REPEATABLE READ
+transaction on PostgreSQL) so that every table is read as of the same moment.
 """
 
 from __future__ import annotations
@@ -14,10 +19,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, bindparam, select, text
 
-from db import aggregates
-from db.models import UTCDateTime, as_utc
+from db import aggregates, families, history
+from db.families import FamilyRules
+from db.models import UTCDateTime, as_utc, job_table
 
 # Jobs whose denormalized status or time differ from their newest event by (timestamp, id).
 INVARIANT_BREAKS = text(
@@ -64,8 +70,76 @@ def _stamp(value: object) -> str:
     return as_utc(value).isoformat() if isinstance(value, dt.datetime) else str(value)
 
 
-def check(conn: Connection, *, skew: dt.timedelta = DEFAULT_SKEW, now: dt.datetime | None = None) -> Report:
-    """Recount the count tables and the invariant over the whole database."""
+def _history_problems(conn: Connection, report: Report, rules: FamilyRules) -> None:
+    """Replay every job's history and compare it with what the write path kept; check the families."""
+    found = history.differences(conn)
+    report.problems.extend(f"drift: {line}" for line in found.rows)
+    if found.rows_count > len(found.rows):
+        report.problems.append(f"drift: {found.rows_count - len(found.rows)} more history rows differ")
+    for job_id, stored, replayed in found.since:
+        report.problems.append(
+            f"status_since: job {job_id} says {_stamp(stored)}, its history {_stamp(replayed)}"
+        )
+    if found.since_count > len(found.since):
+        report.problems.append(f"status_since: {found.since_count - len(found.since)} more jobs")
+    _family_problems(conn, report, rules)
+    for event_id, job_id, _family, before, after, at in found.flags:
+        report.findings.append(
+            f"transition: job {job_id} went {before} -> {after} at {_stamp(at)} (event {event_id}), "
+            "which the lifecycle does not allow"
+        )
+    if found.flags_count > len(found.flags):
+        report.findings.append(
+            f"transition: {found.flags_count - len(found.flags)} more transitions the lifecycle "
+            "does not allow"
+        )
+
+
+def _family_problems(conn: Connection, report: Report, rules: FamilyRules) -> None:
+    """Every job's stored family against the one the pattern gives (one pass over the names)."""
+    admitted = set(families.kept_families(conn))
+    wrong, others = 0, 0
+    shown: list[str] = []
+    rows = conn.execute(
+        select(job_table.c.id, job_table.c.name, job_table.c.family).execution_options(
+            stream_results=True, yield_per=50_000
+        )
+    )
+    for job_id, name, stored in rows:
+        family = rules.family_of(name)
+        expected = family if family in admitted else families.OTHER
+        others += stored == families.OTHER
+        if expected != stored:
+            wrong += 1
+            if len(shown) < 5:
+                shown.append(
+                    f"family: job {job_id} ({name!r}) is in {stored!r}, the pattern says {expected!r}"
+                )
+    report.problems.extend(shown)
+    if wrong:
+        report.problems.append(
+            f"family: {wrong} job(s) are not in the family JOBDASH_FAMILY_PATTERN gives "
+            "(changed pattern? `jobdash db check --repair` works them out again)"
+        )
+    if len(admitted) > rules.cap:
+        report.problems.append(
+            f"family: {len(admitted)} families are admitted, more than JOBDASH_MAX_FAMILIES ({rules.cap}); "
+            "`--repair` counts the newest under 'other'"
+        )
+    if others:
+        report.findings.append(
+            f"family: {others} job(s) are counted under {families.OTHER!r} (beyond the cap)"
+        )
+
+
+def check(
+    conn: Connection,
+    *,
+    skew: dt.timedelta = DEFAULT_SKEW,
+    now: dt.datetime | None = None,
+    rules: FamilyRules = families.DEFAULT_RULES,
+) -> Report:
+    """Recount the count tables, the history aggregates and the invariant over the whole database."""
     report = Report()
     drifted = aggregates.drift(conn)
     report.problems.extend(f"drift: {d.describe()}" for d in drifted[:SHOWN])
@@ -84,9 +158,11 @@ def check(conn: Connection, *, skew: dt.timedelta = DEFAULT_SKEW, now: dt.dateti
             f"future: event {event_id} of job {job_id} is dated {_stamp(at)}, "
             f"more than {int(skew.total_seconds())} s ahead of now"
         )
+    _history_problems(conn, report, rules)
     return report
 
 
-def repair(conn: Connection) -> None:
-    """Rebuild the count tables from ``job`` (writers wait meanwhile); the invariant is not touched."""
-    aggregates.rebuild(conn)
+def repair(conn: Connection, *, rules: FamilyRules = families.DEFAULT_RULES) -> None:
+    """Work out every family and ``status_since`` again and rebuild every count and history table from
+    the jobs and their events (writers wait meanwhile); the invariant is not touched."""
+    history.rebuild(conn, rules)

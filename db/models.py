@@ -35,6 +35,9 @@ COUNT_STRIPES = 8
 TOTAL_STRIPES = 64
 NAME_MAX_LENGTH = 255
 MESSAGE_MAX_LENGTH = 4096
+# The status mix changes are striped like the created counts: every status move touches the rows of
+# the current hour, day and month.
+MIX_STRIPES = COUNT_STRIPES
 
 # Deterministic constraint names keep migrations and autogenerate comparisons stable across databases.
 NAMING_CONVENTION = {
@@ -107,6 +110,10 @@ class Job(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     current_status_type: Mapped[str] = mapped_column(String(16))
+    # The job's family (db/families.py), worked out from its name when it was created.
+    family: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
+    # When the current status began: the start of the newest run of events in that status.
+    status_since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         CheckConstraint(_STATUS_CHECK.format(column="current_status_type"), name="current_status_type"),
@@ -118,6 +125,12 @@ class Job(Base):
         Index(None, "current_status_type", "created_at", "id"),
         Index(None, "current_status_type", "updated_at", "id"),
         Index(None, "current_status_type", "name", "id"),
+        # A family's list in each ordering, one ordered branch per status (merged as for several
+        # statuses), and its PENDING / RUNNING jobs by how long they have been so (stuck jobs).
+        Index(None, "family", "current_status_type", "created_at", "id"),
+        Index(None, "family", "current_status_type", "updated_at", "id"),
+        Index(None, "family", "current_status_type", "name", "id"),
+        Index(None, "family", "current_status_type", "status_since", "id"),
         # Substring search (``q``) on PostgreSQL; SQLite scans, which is fine at its sizes.
         Index(
             "ix_job_name_trgm",
@@ -177,8 +190,129 @@ class JobCountTotal(Base):
     jobs: Mapped[int] = mapped_column(BigInteger)
 
 
+class JobFamily(Base):
+    """An admitted job family; at most the configured cap of them (the rest count as ``other``)."""
+
+    __tablename__ = "job_family"
+
+    name: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), primary_key=True)
+
+
+class JobCountFamily(Base):
+    """Jobs per (family, current status, stripe ``job_id % COUNT_STRIPES``), all time."""
+
+    __tablename__ = "job_count_family"
+
+    family: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    stripe: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    jobs: Mapped[int] = mapped_column(BigInteger)
+
+
+class _MixChange:
+    """The net change, over the events of one UTC hour (day, month), in how many jobs are in ``status``."""
+
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    stripe: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    jobs: Mapped[int] = mapped_column(BigInteger)
+
+
+class JobMixHour(_MixChange, Base):
+    """Status mix changes per (event hour, status, stripe ``job_id % MIX_STRIPES``)."""
+
+    __tablename__ = "job_mix_hour"
+
+
+class JobMixDay(_MixChange, Base):
+    """Status mix changes per (event UTC day, status, stripe)."""
+
+    __tablename__ = "job_mix_day"
+
+
+class JobMixMonth(_MixChange, Base):
+    """Status mix changes per (event UTC month, status, stripe)."""
+
+    __tablename__ = "job_mix_month"
+
+
+class _Transitions:
+    """How many ``from_status -> to_status`` transitions of jobs of ``family`` happened in one period."""
+
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    family: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), primary_key=True)
+    from_status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    to_status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    transitions: Mapped[int] = mapped_column(BigInteger)
+
+
+class JobTransitionHour(_Transitions, Base):
+    """Transitions per (UTC hour of the later event, family, from, to)."""
+
+    __tablename__ = "job_transition_hour"
+
+
+class JobTransitionDay(_Transitions, Base):
+    """Transitions per (UTC day of the later event, family, from, to)."""
+
+    __tablename__ = "job_transition_day"
+
+
+class _StateTime:
+    """How many stays in ``status`` of jobs of ``family`` that ended in one period lasted a duration in
+    ``bucket`` (db/timeline.py: quarter-octave buckets of milliseconds)."""
+
+    family: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), primary_key=True)
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    stays: Mapped[int] = mapped_column(BigInteger)
+
+
+class JobStateTimeDay(_StateTime, Base):
+    """Stays per (family, status, UTC day they ended, duration bucket)."""
+
+    __tablename__ = "job_state_time_day"
+
+
+class JobStateTimeWeek(_StateTime, Base):
+    """Stays per (family, status, UTC week (from Monday) they ended, duration bucket)."""
+
+    __tablename__ = "job_state_time_week"
+
+
+class JobDisallowedTransition(Base):
+    """An event whose predecessor in its job's history may not lead to it (db/lifecycle.py)."""
+
+    __tablename__ = "job_disallowed_transition"
+
+    event_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("job_status.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    job_id: Mapped[int] = mapped_column(BigId)
+    family: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index(None, "at", "event_id"),
+        Index(None, "family", "at", "event_id"),
+    )
+
+
 job_table: Table = Job.__table__  # type: ignore[assignment]
 job_status_table: Table = JobStatus.__table__  # type: ignore[assignment]
 job_count_hour_table: Table = JobCountHour.__table__  # type: ignore[assignment]
 job_count_day_table: Table = JobCountDay.__table__  # type: ignore[assignment]
 job_count_total_table: Table = JobCountTotal.__table__  # type: ignore[assignment]
+job_family_table: Table = JobFamily.__table__  # type: ignore[assignment]
+job_count_family_table: Table = JobCountFamily.__table__  # type: ignore[assignment]
+job_mix_hour_table: Table = JobMixHour.__table__  # type: ignore[assignment]
+job_mix_day_table: Table = JobMixDay.__table__  # type: ignore[assignment]
+job_mix_month_table: Table = JobMixMonth.__table__  # type: ignore[assignment]
+job_transition_hour_table: Table = JobTransitionHour.__table__  # type: ignore[assignment]
+job_transition_day_table: Table = JobTransitionDay.__table__  # type: ignore[assignment]
+job_state_time_day_table: Table = JobStateTimeDay.__table__  # type: ignore[assignment]
+job_state_time_week_table: Table = JobStateTimeWeek.__table__  # type: ignore[assignment]
+job_disallowed_transition_table: Table = JobDisallowedTransition.__table__  # type: ignore[assignment]

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-from sqlalchemy import ColumnElement, Connection, Select, bindparam, func, select, tuple_, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    any_,
+    bindparam,
+    func,
+    literal,
+    select,
+    tuple_,
+    union_all,
+)
+from sqlalchemy.dialects import postgresql
 
 from db import aggregates, validation
 from db import cursor as cursors
 from db.errors import NotFound, ValidationError
-from db.models import STATUSES, job_status_table, job_table
+from db.models import STATUSES, job_count_family_table, job_status_table, job_table
 
 # A list's sort key, descending with a leading "-"; ties are broken by id in the same direction.
 Ordering = Literal["-created_at", "created_at", "name", "-name", "updated_at", "-updated_at"]
@@ -29,6 +42,7 @@ BUCKETS: dict[Bucket, dt.timedelta] = {"hour": dt.timedelta(hours=1), "day": dt.
 _JOB_COLUMNS = (
     job_table.c.id,
     job_table.c.name,
+    job_table.c.family,
     job_table.c.current_status_type.label("status"),
     job_table.c.created_at,
     job_table.c.updated_at,
@@ -49,6 +63,7 @@ class JobFilter:
     q: str | None = None
     created_after: dt.datetime | None = None
     created_before: dt.datetime | None = None
+    family: str | None = None
 
     @classmethod
     def build(
@@ -58,6 +73,7 @@ class JobFilter:
         q: object = None,
         created_after: object = None,
         created_before: object = None,
+        family: object = None,
     ) -> JobFilter:
         """Validate raw filter values; raise ValidationError naming each bad field."""
         values = validation.collect(
@@ -65,15 +81,21 @@ class JobFilter:
             q=lambda: validation.search_text(q),
             created_after=lambda: validation.optional_timestamp(created_after, "created_after"),
             created_before=lambda: validation.optional_timestamp(created_before, "created_before"),
+            family=lambda: validation.family(family),
         )
         built = cls(**values)
         if built.created_after and built.created_before and built.created_after >= built.created_before:
             raise ValidationError.single("created_before", "must be later than created_after")
         return built
 
-    def conditions(self) -> list[ColumnElement[bool]]:
-        """WHERE clauses for everything but the statuses (which the list may split into branches)."""
+    def conditions(self, *, family_any: bool = False) -> list[ColumnElement[bool]]:
+        """WHERE clauses for everything but the statuses (which the list may split into branches); with
+        ``family_any`` the family is matched as ``= ANY(array)`` (PostgreSQL; see _jobs_page_statement)."""
         conds: list[ColumnElement[bool]] = []
+        if self.family is not None and family_any:
+            conds.append(job_table.c.family == any_(postgresql.array([self.family])))
+        elif self.family is not None:
+            conds.append(job_table.c.family == self.family)
         if self.q:
             escaped = self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             conds.append(job_table.c.name.ilike(f"%{escaped}%", escape="\\"))
@@ -82,6 +104,17 @@ class JobFilter:
         if self.created_before:
             conds.append(job_table.c.created_at < self.created_before)
         return conds
+
+    def branches(self) -> tuple[str, ...]:
+        """The statuses a list reads as one ordered branch each: the chosen ones, or with a family every
+        status (its indexes are per family and status)."""
+        if self.family is not None and not self.statuses:
+            return STATUSES
+        return self.statuses
+
+    def split(self, conn: Connection) -> bool:
+        """Whether the list is read as ordered branches merged by PostgreSQL's Merge Append."""
+        return len(self.branches()) > 1 and conn.dialect.name == "postgresql"
 
     def status_condition(self) -> ColumnElement[bool] | None:
         """The status clause, or None when every status is wanted."""
@@ -156,29 +189,66 @@ def _after_cursor(key: Any, tiebreak: Any, descending: bool) -> ColumnElement[bo
 # and executed with the cursor position as bound parameters (hot views repeat their filters).
 @functools.lru_cache(maxsize=1024)
 def _jobs_page_statement(
-    filters: JobFilter, key_name: str, split: bool, descending: bool, with_cursor: bool, limit: int
+    filters: JobFilter,
+    key_name: str,
+    split: bool,
+    descending: bool,
+    with_cursor: bool,
+    limit: int,
+    *,
+    family_order: bool = False,
 ) -> Select[Any]:
-    """The page query for ``filters``; with ``split``, one ordered branch per status, merged."""
+    """The page query for ``filters``; with ``split``, one ordered branch per status, merged.
+
+    With ``family_order`` (PostgreSQL, a family filter), the family is matched as ``= ANY(array)`` and
+    leads the ORDER BY: an equality would let the planner drop it from the order and read a family from
+    a global (key, id) index, filtering every other family out (unbounded for a family that is rare at
+    that end of the list); ordered by family first, only the family's own indexes serve the page.
+    """
     key, tiebreak = job_table.c[key_name], job_table.c.id
-    where = filters.conditions()
+    where = filters.conditions(family_any=family_order)
     if with_cursor:
         where.append(_after_cursor(key, tiebreak, descending))
+    lead = [job_table.c.family.desc() if descending else job_table.c.family.asc()] if family_order else []
     status_cond = filters.status_condition()
-    if status_cond is None or not split:
+    if not split:
         if status_cond is not None:
             where.append(status_cond)
-        return select(*_JOB_COLUMNS).where(*where).order_by(*_order(key, tiebreak, descending)).limit(limit)
+        order = [*lead, *_order(key, tiebreak, descending)]
+        return select(*_JOB_COLUMNS).where(*where).order_by(*order).limit(limit)
     # Each branch is ordered and limited itself: that is what lets PostgreSQL plan a Merge Append.
     union = union_all(
         *(
             select(*_JOB_COLUMNS)
             .where(job_table.c.current_status_type == status, *where)
-            .order_by(*_order(key, tiebreak, descending))
+            .order_by(*lead, *_order(key, tiebreak, descending))
             .limit(limit)
-            for status in filters.statuses
+            for status in filters.branches()
         )
     ).subquery()
-    return select(union).order_by(*_order(union.c[key_name], union.c.id, descending)).limit(limit)
+    outer_lead = [union.c.family.desc() if descending else union.c.family.asc()] if family_order else []
+    outer = [*outer_lead, *_order(union.c[key_name], union.c.id, descending)]
+    return select(union).order_by(*outer).limit(limit)
+
+
+# A family's page must be its ordered index walk even where the planner would rather read a small
+# (family, status) set whole and sort it: session settings around that one statement (reads run in
+# autocommit, where SET LOCAL would end with the SET itself).
+_ORDERED_ONLY = "SET enable_sort = off; SET enable_bitmapscan = off"
+_PLANNER_DEFAULTS = "RESET enable_sort; RESET enable_bitmapscan"
+
+
+@contextlib.contextmanager
+def ordered_only(conn: Connection) -> Iterator[None]:
+    """On PostgreSQL, plan the statements inside as ordered index scans only (restored afterwards)."""
+    if conn.dialect.name != "postgresql":
+        yield
+        return
+    conn.exec_driver_sql(_ORDERED_ONLY)
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(_PLANNER_DEFAULTS)
 
 
 @functools.lru_cache(maxsize=64)
@@ -256,18 +326,21 @@ def list_jobs(
     key_name, descending = _ordering(ordering)
     page_size = validation.page_size(page_size, maximum=max_page_size)
     # Several statuses are read as one ordered branch each on PostgreSQL (see _jobs_page_statement).
-    split = len(filters.statuses) > 1 and conn.dialect.name == "postgresql"
-    return _keyset_page(
-        conn,
-        statement=functools.partial(_jobs_page_statement, filters, key_name, split),
-        params={},
-        key_name=key_name,
-        descending=descending,
-        page_size=page_size,
-        cursor=cursor,
-        scope=cursors.fingerprint("jobs", ordering, filters),
-        key_type=str if key_name == "name" else dt.datetime,
-    )
+    family_order = filters.family is not None and conn.dialect.name == "postgresql"
+    with ordered_only(conn) if family_order else contextlib.nullcontext():
+        return _keyset_page(
+            conn,
+            statement=functools.partial(
+                _jobs_page_statement, filters, key_name, filters.split(conn), family_order=family_order
+            ),
+            params={},
+            key_name=key_name,
+            descending=descending,
+            page_size=page_size,
+            cursor=cursor,
+            scope=cursors.fingerprint("jobs", ordering, filters),
+            key_type=str if key_name == "name" else dt.datetime,
+        )
 
 
 def count_jobs(conn: Connection, *, filters: JobFilter = JobFilter(), page: Page | None = None) -> Count:
@@ -285,12 +358,53 @@ def count_jobs(conn: Connection, *, filters: JobFilter = JobFilter(), page: Page
         return search.count_matches(conn, filters=filters, page=page)
     if page is not None and page.whole:
         return Count(len(page.results), "exact")  # the first page of ``filters`` is all there is
+    if filters.family is not None:
+        return _family_count(conn, filters)
     return Count(
         aggregates.count(
             conn, statuses=filters.statuses, since=filters.created_after, until=filters.created_before
         ),
         "exact",
     )
+
+
+# A family's count over a created range is read from its index, at most this many entries per status.
+FAMILY_COUNT_BUDGET = 1_000
+
+
+def _family_count(conn: Connection, filters: JobFilter) -> Count:
+    """A family's count: exact from ``job_count_family`` without a created range; with one, counted from
+    the family's (family, status, created_at, id) index, at most FAMILY_COUNT_BUDGET entries per status
+    (exact within that, else a lower bound)."""
+    statuses = filters.statuses or STATUSES
+    if filters.created_after is None and filters.created_before is None:
+        t = job_count_family_table
+        total = conn.execute(
+            select(func.coalesce(func.sum(t.c.jobs), 0)).where(
+                t.c.family == filters.family, t.c.status.in_(statuses)
+            )
+        ).scalar_one()
+        return Count(int(total), "exact")
+    # Ordered by family first, as a family's page (see _jobs_page_statement): only its index serves it.
+    postgres = conn.dialect.name == "postgresql"
+    order = [job_table.c.family, job_table.c.created_at, job_table.c.id] if postgres else []
+    branches = [
+        select(func.count())
+        .select_from(
+            select(literal(1))
+            .where(job_table.c.current_status_type == status, *filters.conditions(family_any=postgres))
+            .order_by(*order)
+            .limit(FAMILY_COUNT_BUDGET + 1)
+            .subquery()
+        )
+        .scalar_subquery()
+        for status in statuses
+    ]
+    with ordered_only(conn):  # a bitmap scan would read the whole range before the LIMIT
+        counts = conn.execute(select(*branches)).one()
+    if any(n > FAMILY_COUNT_BUDGET for n in counts):
+        return Count(sum(min(n, FAMILY_COUNT_BUDGET) for n in counts), "at_least")
+    return Count(sum(counts), "exact")
 
 
 def list_and_count_jobs(
@@ -350,7 +464,9 @@ def get_job(conn: Connection, *, job_id: int) -> dict[str, Any]:
     )
     row = (
         conn.execute(
-            select(*_JOB_COLUMNS, history_count.label("history_count")).where(job_table.c.id == job_id)
+            select(*_JOB_COLUMNS, job_table.c.status_since, history_count.label("history_count")).where(
+                job_table.c.id == job_id
+            )
         )
         .mappings()
         .first()

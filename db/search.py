@@ -18,11 +18,9 @@ See docs/search.md.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import functools
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,24 +85,9 @@ def _walk_statement(
     return select(numbered).where(keep).order_by(*outer_order).limit(limit)
 
 
-# The walk must be the ordered index scan even where the planner would rather read a small status
-# whole and sort it (a bitmap scan of every row before the cursor): that cost grows with the table.
-_ORDERED_ONLY = "SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off"
-_PLANNER_DEFAULTS = "SET LOCAL enable_bitmapscan TO DEFAULT; SET LOCAL enable_sort TO DEFAULT"
-
-
-@contextlib.contextmanager
-def _ordered_walk(conn: Connection) -> Iterator[None]:
-    """On PostgreSQL, plan the statements inside as ordered index scans only (for this transaction's
-    remaining statements until the block ends; the planner's defaults are restored after it)."""
-    if conn.dialect.name != "postgresql":
-        yield
-        return
-    conn.exec_driver_sql(_ORDERED_ONLY)
-    try:
-        yield
-    finally:
-        conn.exec_driver_sql(_PLANNER_DEFAULTS)
+# The walk must be the ordered index scan even where the planner would rather read a small status whole
+# and sort it (a bitmap scan of every row before the cursor): that cost grows with the table.
+_ordered_walk = queries.ordered_only
 
 
 def list_matches(
@@ -125,7 +108,7 @@ def list_matches(
     key_type: type[str] | type[dt.datetime] = str if key_name == "name" else dt.datetime
     position = cursors.decode(cursor, scope=scope, key_type=key_type) if cursor is not None else None
     backwards = position is not None and position.direction == "prev"
-    split = len(filters.statuses) > 1 and conn.dialect.name == "postgresql"
+    split = filters.split(conn)
     # At most page_size + 1 matches, plus the first and the last row read and the one after.
     stmt = _walk_statement(
         filters, key_name, split, descending != backwards, position is not None, budget, page_size + 4
@@ -210,7 +193,7 @@ def count_matches(
     """
     if page is not None and page.whole:
         return Count(len(page.results), "exact")
-    split = len(filters.statuses) > 1 and conn.dialect.name == "postgresql"
+    split = filters.split(conn)
     with _ordered_walk(conn):
         read, found = conn.execute(_count_statement(filters, split, budget)).one()
     if read < budget:

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
-from db import aggregates
-from db.aggregates import Delta
+from db import families, history, timeline
 from db.engine import Database
+from db.families import FamilyRules
 from db.models import job_status_table, job_table
 
 FAMILIES = (
@@ -36,7 +36,9 @@ FAILURE_REASONS = (
 )
 SPAN = dt.timedelta(days=180)
 CHUNK_JOBS = 20_000
-COPY_JOBS = "COPY job (id, name, created_at, updated_at, current_status_type) FROM STDIN"
+COPY_JOBS = (
+    "COPY job (id, name, created_at, updated_at, current_status_type, family, status_since) FROM STDIN"
+)
 COPY_EVENTS = "COPY job_status (id, job_id, status_type, timestamp, message) FROM STDIN"
 
 JobRow = tuple[int, str, dt.datetime, dt.datetime, str]
@@ -80,21 +82,26 @@ def generate(
 
 
 def _status_path(rnd: random.Random, length: int, *, in_progress: bool) -> list[str]:
-    """PENDING, RUNNING..., then an outcome; some fail once and are retried."""
+    """PENDING, RUNNING..., then an outcome; some fail once and are retried. Every step is one the
+    lifecycle allows (db/lifecycle.py): retried after FAILED, finishing from RUNNING."""
     if length == 1:
         return ["PENDING"]
     if in_progress:
         path = ["PENDING"] + ["RUNNING"] * (length - 1)
         if length >= 3 and rnd.random() < 0.3:
             path[-2:] = ["FAILED", "PENDING"]  # failed, queued for another attempt
-        return [str(s) for s in path]
-    else:
-        roll = rnd.random()
-        outcome = "COMPLETED" if roll < 0.8 else "FAILED" if roll < 0.92 else "CANCELLED"
+            if length == 3:
+                path[0] = "RUNNING"  # reported once running: RUNNING, FAILED, PENDING
+        return path
+    roll = rnd.random()
+    outcome = "COMPLETED" if roll < 0.8 else "FAILED" if roll < 0.92 else "CANCELLED"
+    if length == 2:
+        # Too short to go through PENDING: reported when it started, then when it finished.
+        return ["RUNNING", outcome]
     path = ["PENDING"] + ["RUNNING"] * (length - 2) + [outcome]
-    if length >= 5 and rnd.random() < 0.15:
-        path[2], path[3] = "FAILED", "PENDING"  # attempt 1 failed, queued again
-    return [str(s) for s in path]
+    if length >= 6 and rnd.random() < 0.15:
+        path[2], path[3] = "FAILED", "PENDING"  # attempt 1 failed, queued again (and re-run)
+    return path
 
 
 def _message(rnd: random.Random, status: str, position: int, length: int) -> str | None:
@@ -125,6 +132,7 @@ def seed(
     seed: int = 0,
     now: dt.datetime | None = None,
     progress: Callable[[int], None] | None = None,
+    family_rules: FamilyRules = families.DEFAULT_RULES,
 ) -> SeedResult:
     """Add ``jobs`` jobs with ``events_per_job`` events each; ``progress`` is told of each job batch."""
     if jobs < 0 or events_per_job < 1:
@@ -132,7 +140,15 @@ def seed(
     now = now or dt.datetime.now(dt.UTC)
     report = progress or (lambda _n: None)
     loader = _seed_postgres if database.dialect == "postgresql" else _seed_sqlite
-    return loader(database, jobs=jobs, events_per_job=events_per_job, seed=seed, now=now, report=report)
+    return loader(
+        database,
+        jobs=jobs,
+        events_per_job=events_per_job,
+        seed=seed,
+        now=now,
+        report=report,
+        family_rules=family_rules,
+    )
 
 
 def _chunks(rows: Iterator[tuple[JobRow, list[EventRow]]]) -> Iterator[tuple[list[JobRow], list[EventRow]]]:
@@ -148,9 +164,36 @@ def _chunks(rows: Iterator[tuple[JobRow, list[EventRow]]]) -> Iterator[tuple[lis
         yield job_rows, event_rows
 
 
-def _deltas(job_rows: list[JobRow]) -> list[Delta]:
-    """Each new job joins the count of its current status, in the same transaction as its rows."""
-    return [Delta(created, job_id, status, 1) for job_id, _name, created, _updated, status in job_rows]
+class _Families:
+    """The stored family of each seeded name: worked out by the rules, admitted once per family."""
+
+    def __init__(self, conn: Connection, rules: FamilyRules) -> None:
+        self.conn, self.rules = conn, rules
+        self.known: dict[str, str] = {}
+
+    def of(self, name: str) -> str:
+        family = self.rules.family_of(name)
+        if family not in self.known:
+            self.known[family] = families.resolve(self.conn, self.rules, name)
+        return self.known[family]
+
+
+def _with_history(
+    job_rows: list[JobRow], event_rows: list[EventRow], family_of: _Families
+) -> tuple[list[tuple[object, ...]], history.Tally]:
+    """The job rows with their family and status_since, and the tally of everything their histories
+    add to the aggregates (generated histories are in order already)."""
+    tally = history.Tally()
+    by_job: dict[int, list[timeline.IdEvent]] = {}
+    for event_id, job_id, status, at, _message in event_rows:
+        by_job.setdefault(job_id, []).append((event_id, status, at))
+    rows: list[tuple[object, ...]] = []
+    for job_id, name, created, updated, status in job_rows:
+        family = family_of.of(name)
+        changes, since = timeline.whole_history(by_job.get(job_id, []))
+        tally.add(history.JobRef(job_id, created, family), changes)
+        rows.append((job_id, name, created, updated, status, family, since))
+    return rows, tally
 
 
 def _seed_sqlite(
@@ -161,9 +204,11 @@ def _seed_sqlite(
     seed: int,
     now: dt.datetime,
     report: Callable[[int], None],
+    family_rules: FamilyRules,
 ) -> SeedResult:
     events_written = 0
     with database.write() as conn:
+        family_of = _Families(conn, family_rules)
         first_job, first_event = _next_ids(conn)
         rows = generate(
             jobs=jobs,
@@ -173,13 +218,14 @@ def _seed_sqlite(
             first_event_id=first_event,
             now=now,
         )
-        job_keys = ("id", "name", "created_at", "updated_at", "current_status_type")
+        job_keys = ("id", "name", "created_at", "updated_at", "current_status_type", "family", "status_since")
         event_keys = ("id", "job_id", "status_type", "timestamp", "message")
         for job_rows, event_rows in _chunks(rows):
-            conn.execute(insert(job_table), [dict(zip(job_keys, r, strict=True)) for r in job_rows])
+            full_rows, tally = _with_history(job_rows, event_rows, family_of)
+            conn.execute(insert(job_table), [dict(zip(job_keys, r, strict=True)) for r in full_rows])
             events = [dict(zip(event_keys, r, strict=True)) for r in event_rows]
             conn.execute(insert(job_status_table), events)
-            aggregates.apply(conn, _deltas(job_rows))
+            history.write_tally(conn, tally)
             events_written += len(event_rows)
             report(len(job_rows))
     return SeedResult(jobs=jobs, events=events_written)
@@ -193,6 +239,7 @@ def _seed_postgres(
     seed: int,
     now: dt.datetime,
     report: Callable[[int], None],
+    family_rules: FamilyRules,
 ) -> SeedResult:
     """COPY in chunks; into an empty table, drop the secondary indexes and FK first and build them after."""
     events_written = 0
@@ -203,6 +250,7 @@ def _seed_postgres(
         conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '512MB'")
         conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
         conn.exec_driver_sql("LOCK TABLE job, job_status IN SHARE ROW EXCLUSIVE MODE")
+        family_of = _Families(conn, family_rules)
         first_job, first_event = _next_ids(conn)
         rebuild = first_job == 1 and first_event == 1 and jobs >= CHUNK_JOBS
         if rebuild:
@@ -222,13 +270,14 @@ def _seed_postgres(
         )
         with raw.cursor() as cur:
             for job_rows, event_rows in _chunks(rows):
+                full_rows, tally = _with_history(job_rows, event_rows, family_of)
                 with cur.copy(COPY_JOBS) as cp:
-                    for job_row in job_rows:
+                    for job_row in full_rows:
                         cp.write_row(job_row)
                 with cur.copy(COPY_EVENTS) as cp:
                     for event_row in event_rows:
                         cp.write_row(event_row)
-                aggregates.apply(conn, _deltas(job_rows))
+                history.write_tally(conn, tally)
                 events_written += len(event_rows)
                 report(len(job_rows))
         if rebuild:

@@ -105,6 +105,19 @@ def search_text(value: object) -> str | None:
     return value.strip() or None
 
 
+def family(value: object, field: str = "family") -> str | None:
+    """An optional family name: text, trimmed, 1 to 255 characters; blank means no filter."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError.single(field, "must be a string")
+    if len(value) > NAME_MAX_LENGTH:
+        raise ValidationError.single(field, f"must be at most {NAME_MAX_LENGTH} characters")
+    if "\x00" in value:
+        raise ValidationError.single(field, "must not contain NUL characters")
+    return value.strip() or None
+
+
 def page_size(value: object, *, maximum: int) -> int:
     """A page size between 1 and ``maximum``; outside is an error, never a clamp."""
     if isinstance(value, bool) or not isinstance(value, int):

@@ -5,9 +5,15 @@ the status and timestamp of the job's newest event, newest meaning greatest ``(t
 any number of concurrent writers. ``append_status`` locks the job row before it reads it, so a writer can
 never decide on a stale view of the current status (the classic lost update of read-then-write).
 
-Each write also keeps the count tables of :mod:`db.aggregates` exact in the same transaction: a create
-adds the job to its status, a move of the current status takes it from the old one to the new one, a
-delete removes it. On PostgreSQL the counts ride in the write's own statement (one round trip).
+Each write also keeps exact, in the same transaction, the created counts of :mod:`db.aggregates` and
+the history aggregates of :mod:`db.history` (families, status mix changes, transitions, time in state,
+disallowed transitions), and the job's ``status_since``. On PostgreSQL creating a job is one statement
+(the upserts ride in it as data-modifying CTEs); appending an event is two: the job row is locked
+first, so that the second statement's snapshot holds every event of the job committed before, and the
+second reads where the event lands in the history (an event older than the job's newest, a late event,
+changes the runs around that place), works out every change from it in SQL and applies them. A delete
+locks the job, reads the history it takes out of the aggregates, and deletes. SQLite does the same
+statement by statement, with the changes worked out by :mod:`db.timeline`.
 """
 
 from __future__ import annotations
@@ -15,75 +21,224 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, text, update
+import psycopg._queries
+from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 
-from db import aggregates, validation
-from db.aggregates import Delta, with_counts
+from db import families, history, lifecycle, timeline, validation
 from db.errors import NotFound
-from db.models import job_status_table, job_table
-
-# PostgreSQL does lock, read, append and (when newer) move the current status in one statement, one
-# round trip: `cur` locks the job row and reads its time (the newest committed one, after any wait);
-# the event is inserted only if the job exists, after the lock, so event ids follow lock order; the job
-# moves only if the event is strictly newer. A tie on time is settled afterwards, as on SQLite.
-_APPEND_POSTGRES = text(
-    with_counts(
-        """
-    WITH cur AS (
-        SELECT job.id, job.updated_at, job.created_at, job.current_status_type
-        FROM job WHERE job.id = :job_id FOR UPDATE
-    ), ins AS (
-        INSERT INTO job_status (job_id, status_type, timestamp, message)
-        SELECT cur.id, :status, :ts, :message FROM cur
-        RETURNING job_status.id
-    ), upd AS (
-        UPDATE job SET current_status_type = :status, updated_at = :ts
-        FROM cur WHERE job.id = cur.id AND cur.updated_at < :ts
-        RETURNING job.id
-    ), d AS (
-        SELECT cur.created_at, cur.id AS job_id, moves.status, moves.n
-        FROM cur JOIN upd ON upd.id = cur.id
-        CROSS JOIN LATERAL (VALUES (cur.current_status_type, -1), (CAST(:status AS varchar), 1))
-            AS moves(status, n)
-        WHERE cur.current_status_type <> :status
-    )""",
-        """
-    SELECT ins.id, cur.updated_at, cur.created_at, cur.current_status_type FROM ins, cur
-    """,
-    )
+from db.families import FamilyRules
+from db.history import JobRef, with_history
+from db.models import (
+    UTCDateTime,
+    as_utc,
+    job_disallowed_transition_table,
+    job_status_table,
+    job_table,
 )
-# Create the job, its first event and its count in one statement.
+from db.timeline import Changes, Neighbourhood
+
+_STAY_BUCKET = history.duration_bucket_sql("runs.ended", "runs.at")
+# Create the job (if its family is admitted, or when told not to check), its first event, its counts.
 _CREATE_POSTGRES = text(
-    with_counts(
+    with_history(
         """
-    WITH j AS (
-        INSERT INTO job (name, created_at, updated_at, current_status_type)
-        VALUES (:name, :ts, :ts, :status)
-        RETURNING job.id, job.created_at
+    WITH fam AS (
+        SELECT CAST(:family AS varchar) AS name
+        WHERE NOT :check_family OR EXISTS (SELECT 1 FROM job_family WHERE job_family.name = :family)
+    ), j AS (
+        INSERT INTO job (name, created_at, updated_at, current_status_type, family, status_since)
+        SELECT :name, :ts, :ts, :status, fam.name, :ts FROM fam
+        RETURNING job.id, job.created_at, job.family
     ), e AS (
         INSERT INTO job_status (job_id, status_type, timestamp, message)
         SELECT j.id, :status, :ts, :message FROM j
     ), d AS (
-        SELECT j.created_at, j.id AS job_id, CAST(:status AS varchar) AS status, 1 AS n FROM j
+        SELECT j.created_at, j.id AS job_id, j.family, CAST(:status AS varchar) AS status, 1 AS n FROM j
+    ), m AS (
+        SELECT j.created_at AS at, j.id AS job_id, CAST(:status AS varchar) AS status, 1 AS n FROM j
     )""",
-        """
-    SELECT j.id FROM j
-    """,
+        "SELECT j.id, j.family FROM j",
+        relations="dm",
     )
 )
-# Delete the job (its history cascades) and take it out of its count in one statement.
-_DELETE_POSTGRES = text(
-    with_counts(
-        """
-    WITH gone AS (
-        DELETE FROM job WHERE job.id = :job_id RETURNING job.id, job.created_at, job.current_status_type
+# psycopg converts a query's named placeholders on every execution unless the query is at most 4,096
+# characters long (its guard against one-off statements an ORM generates). The append statement below is
+# longer, fixed, and runs on every write: converting it each time cost a third of the Python time of an
+# append, in a worker whose threads share one interpreter lock. Let the cache hold it.
+if getattr(psycopg._queries, "MAX_CACHED_STATEMENT_LENGTH", 0) < 16_384:
+    psycopg._queries.MAX_CACHED_STATEMENT_LENGTH = 16_384
+# The events just before (p) and just after (n) where an event at :ts lands in a job's history, and
+# the end of n's run (z: the next event in another status); each a short walk of the history index.
+_AROUND = """p AS (
+        SELECT id, status_type, timestamp FROM job_status WHERE job_id = :job_id AND timestamp <= :ts
+        ORDER BY timestamp DESC, id DESC LIMIT 1
+    ), n AS (
+        SELECT id, status_type, timestamp FROM job_status WHERE job_id = :job_id AND timestamp > :ts
+        ORDER BY timestamp, id LIMIT 1
+    )"""
+_RUN_END = """z AS (
+        SELECT s.timestamp FROM job_status s, n
+        WHERE s.job_id = :job_id AND (s.timestamp, s.id) > (n.timestamp, n.id)
+          AND s.status_type <> n.status_type
+        ORDER BY s.timestamp, s.id LIMIT 1
+    )"""
+# Lock the job (the statement that follows then reads a snapshot taken after the lock: every event of
+# the job committed before is in it). Later statements of the write run with generic plans (they are key
+# lookups and upserts whose planning, dozens of CTEs, costs more than running them) and without bitmap
+# scans (the walks of a job's history must stop at their LIMIT, not read the whole history first).
+_LOCK_POSTGRES = text(
+    "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), "
+    "set_config('enable_bitmapscan', 'off', true) "
+    "FROM job WHERE job.id = :job_id FOR UPDATE"
+)
+# Append an event to the locked job and keep every aggregate, in one statement; the same rules as
+# db.timeline.insert_changes (which SQLite, seeding and the check use), written in SQL:
+#
+# - `nb`: where the event lands: the events just before (p) and after (n) it, when p's run began (the
+#   job's status_since when p is the newest event, else right after the last event in another status
+#   before p) and when n's run ends (z: the next event in another status).
+# - `before_list` / `after_list`: that stretch as (position, status, start) without and with the new
+#   event (2), '~' marking where the run after n's begins; `before_runs` / `after_runs`: their runs.
+# - The status mix change (`m`) and the stays (`s`) are the difference between the two stretches'
+#   contributions; the transitions (`t`) replace p -> n by p -> new -> n; the current status moves
+#   (`d`) only when the event is the newest; flags follow the transitions.
+_APPEND_POSTGRES = text(
+    with_history(
+        f"""
+    WITH cur AS (
+        SELECT job.id, job.created_at, job.family, job.current_status_type, job.status_since
+        FROM job WHERE job.id = :job_id
+    ), {_AROUND}, q AS (
+        SELECT s.timestamp, s.id FROM job_status s, p, n
+        WHERE s.job_id = :job_id AND (s.timestamp, s.id) < (p.timestamp, p.id)
+          AND s.status_type <> p.status_type
+        ORDER BY s.timestamp DESC, s.id DESC LIMIT 1
+    ), {_RUN_END}, nb AS (
+        SELECT cur.*, p.status_type AS ps,
+               CASE
+                   WHEN n.id IS NULL THEN cur.status_since
+                   WHEN EXISTS (SELECT 1 FROM q) THEN (
+                       SELECT s.timestamp FROM job_status s, q
+                       WHERE s.job_id = :job_id AND (s.timestamp, s.id) > (q.timestamp, q.id)
+                       ORDER BY s.timestamp, s.id LIMIT 1
+                   )
+                   ELSE (SELECT min(timestamp) FROM job_status WHERE job_id = :job_id)
+               END AS pa,
+               n.id AS nid, n.status_type AS ns, n.timestamp AS nt, (SELECT timestamp FROM z) AS nz,
+               CAST(:status AS varchar) AS x, CAST(:ts AS timestamptz) AS xt
+        FROM cur LEFT JOIN p ON 1 = 1 LEFT JOIN n ON 1 = 1
+    ), before_list AS (
+        SELECT v.pos, v.status, v.at
+        FROM nb CROSS JOIN LATERAL (VALUES (1, nb.ps, nb.pa), (3, nb.ns, nb.nt), (4, '~', nb.nz))
+            AS v(pos, status, at)
+        WHERE v.status IS NOT NULL AND v.at IS NOT NULL AND (v.pos <> 4 OR nb.nid IS NOT NULL)
+    ), after_list AS (
+        SELECT * FROM before_list UNION ALL SELECT 2, nb.x, nb.xt FROM nb
+    ), stretches AS (
+        SELECT -1 AS sign, * FROM before_list UNION ALL SELECT 1, * FROM after_list
+    ), run_starts AS (
+        SELECT sign, pos, status, at FROM (
+            SELECT stretches.*, lag(status) OVER (PARTITION BY sign ORDER BY pos) AS before
+            FROM stretches
+        ) AS marked
+        WHERE before IS DISTINCT FROM status
+    ), runs AS (
+        SELECT sign, pos, status, at,
+               lag(status) OVER (PARTITION BY sign ORDER BY pos) AS previous,
+               lead(at) OVER (PARTITION BY sign ORDER BY pos) AS ended
+        FROM run_starts
+    ), mix AS (
+        SELECT at, status, sum(sign) AS n FROM (
+            SELECT sign, at, status FROM runs
+            UNION ALL SELECT -sign, at, previous FROM runs WHERE previous IS NOT NULL
+        ) AS contributions
+        GROUP BY at, status HAVING sum(sign) <> 0
     ), d AS (
-        SELECT gone.created_at, gone.id AS job_id, gone.current_status_type AS status, -1 AS n FROM gone
-    )""",
-        """
-    SELECT count(*) FROM gone
-    """,
+        SELECT nb.created_at, nb.id AS job_id, nb.family, v.status, v.n
+        FROM nb CROSS JOIN LATERAL (VALUES (nb.ps, -1), (nb.x, 1)) AS v(status, n)
+        WHERE nb.nid IS NULL AND nb.ps IS NOT NULL AND nb.ps <> nb.x
+    ), m AS (
+        SELECT mix.at, nb.id AS job_id, mix.status, mix.n FROM mix, nb WHERE mix.status <> '~'
+    ), t AS (
+        SELECT v.at, nb.family, v.a AS from_status, v.b AS to_status, v.n
+        FROM nb CROSS JOIN LATERAL (
+            VALUES (nb.xt, nb.ps, nb.x, 1), (nb.nt, nb.x, nb.ns, 1), (nb.nt, nb.ps, nb.ns, -1)
+        ) AS v(at, a, b, n)
+        WHERE v.a IS NOT NULL AND v.b IS NOT NULL
+    ), s AS (
+        SELECT runs.ended AS at, nb.family, runs.status, {_STAY_BUCKET} AS bucket, sum(runs.sign) AS n
+        FROM runs, nb WHERE runs.ended IS NOT NULL AND runs.status <> '~'
+        GROUP BY 1, 2, 3, 4 HAVING sum(runs.sign) <> 0
+    ), ins AS (
+        INSERT INTO job_status (job_id, status_type, timestamp, message)
+        VALUES (:job_id, :status, :ts, :message)
+        RETURNING job_status.id
+    ), since AS (
+        SELECT CASE WHEN nb.nz IS NOT NULL THEN nb.status_since ELSE (
+            SELECT at FROM runs WHERE sign = 1 ORDER BY pos DESC LIMIT 1
+        ) END AS value
+        FROM nb
+    ), upd AS (
+        UPDATE job SET
+            current_status_type = CASE WHEN nb.nid IS NULL THEN nb.x ELSE job.current_status_type END,
+            updated_at = CASE WHEN nb.nid IS NULL THEN nb.xt ELSE job.updated_at END,
+            status_since = since.value
+        FROM nb, since
+        WHERE job.id = nb.id AND (nb.nid IS NULL OR job.status_since <> since.value)
+    ), flag_new AS (
+        INSERT INTO job_disallowed_transition (event_id, job_id, family, from_status, to_status, at)
+        SELECT ins.id, nb.id, nb.family, nb.ps, nb.x, nb.xt FROM ins, nb
+        WHERE nb.ps IS NOT NULL AND NOT {lifecycle.allowed_sql("nb.ps", "nb.x")}
+    ), flag_next AS (
+        INSERT INTO job_disallowed_transition (event_id, job_id, family, from_status, to_status, at)
+        SELECT nb.nid, nb.id, nb.family, nb.x, nb.ns, nb.nt FROM nb
+        WHERE nb.nid IS NOT NULL AND NOT {lifecycle.allowed_sql("nb.x", "nb.ns")}
+        ON CONFLICT (event_id) DO UPDATE SET from_status = excluded.from_status
+    ), unflag_next AS (
+        DELETE FROM job_disallowed_transition USING nb
+        WHERE event_id = nb.nid AND {lifecycle.allowed_sql("nb.x", "nb.ns")}
+    )""",  # noqa: S608 - fixed names and constants
+        "SELECT ins.id FROM ins",
     )
+)
+# Delete the job (its history and flags cascade) and take its whole history out of every aggregate.
+_DELETE_POSTGRES = text(
+    with_history(
+        f"""
+    WITH gone AS (
+        DELETE FROM job WHERE job.id = :job_id RETURNING job.id
+    ), {history.ARRAY_DELTAS}""",  # noqa: S608 - fixed text
+        "SELECT count(*) FROM gone",
+    )
+)
+# Where an event at :ts lands in a job's history (db.timeline.Neighbourhood): the events just before
+# and just after it, when the run holding the one before began (right after the last event in another
+# status before it, else at the job's first event) and when the run holding the one after ends. Each
+# part is a short walk of the history index from the landing place.
+_NEIGHBOURHOOD = (
+    text(
+        f"""
+    WITH {_AROUND}, q AS (
+        SELECT s.timestamp, s.id FROM job_status s, p
+        WHERE s.job_id = :job_id AND (s.timestamp, s.id) < (p.timestamp, p.id)
+          AND s.status_type <> p.status_type
+        ORDER BY s.timestamp DESC, s.id DESC LIMIT 1
+    ), a AS (
+        SELECT s.timestamp FROM job_status s, q
+        WHERE s.job_id = :job_id AND (s.timestamp, s.id) > (q.timestamp, q.id)
+        ORDER BY s.timestamp, s.id LIMIT 1
+    ), {_RUN_END}
+    SELECT p.id AS p_id, p.status_type AS p_status, p.timestamp AS p_at,
+           coalesce((SELECT timestamp FROM a), (
+               SELECT min(timestamp) FROM job_status WHERE job_id = :job_id
+           )) AS p_run_start,
+           n.id AS n_id, n.status_type AS n_status, n.timestamp AS n_at,
+           (SELECT timestamp FROM z) AS n_run_end
+    FROM (SELECT 1 AS one) AS o LEFT JOIN p ON 1 = 1 LEFT JOIN n ON 1 = 1
+    """  # noqa: S608 - fixed text
+    )
+    .bindparams(bindparam("ts", type_=UTCDateTime()))
+    .columns(p_at=UTCDateTime(), p_run_start=UTCDateTime(), n_at=UTCDateTime(), n_run_end=UTCDateTime())
 )
 
 
@@ -98,6 +253,7 @@ def create_job(
     status: object = "PENDING",
     timestamp: object = None,
     message: object = None,
+    family_rules: FamilyRules = families.DEFAULT_RULES,
 ) -> dict[str, Any]:
     """Insert a job and its first event (same timestamp) in the caller's transaction; return the job."""
     values = validation.collect(
@@ -107,12 +263,26 @@ def create_job(
         message=lambda: validation.message(message),
     )
     ts = values["timestamp"]
+    family = family_rules.family_of(values["name"])
     if conn.dialect.name == "postgresql":
-        job_id = conn.execute(_CREATE_POSTGRES, {**values, "ts": ts}).scalar_one()
+        params = {**values, "ts": ts, "family": family, "check_family": True}
+        row = conn.execute(_CREATE_POSTGRES, params).first()
+        if row is None:  # a family not seen before: admit it (or count it as "other"), then create
+            family = families.admit(conn, family, family_rules.cap)
+            row = conn.execute(_CREATE_POSTGRES, {**params, "family": family, "check_family": False}).one()
+        job_id = row[0]
     else:
+        family = family if families.known(conn, family) else families.admit(conn, family, family_rules.cap)
         job_id = conn.execute(
             insert(job_table)
-            .values(name=values["name"], created_at=ts, updated_at=ts, current_status_type=values["status"])
+            .values(
+                name=values["name"],
+                created_at=ts,
+                updated_at=ts,
+                current_status_type=values["status"],
+                family=family,
+                status_since=ts,
+            )
             .returning(job_table.c.id)
         ).scalar_one()
         conn.execute(
@@ -120,10 +290,12 @@ def create_job(
                 job_id=job_id, status_type=values["status"], timestamp=ts, message=values["message"]
             )
         )
-        aggregates.apply(conn, [Delta(ts, job_id, values["status"], 1)])
+        changes, _since = timeline.whole_history([(0, values["status"], ts)])
+        _write_sqlite(conn, JobRef(job_id, ts, family), changes)
     return {
         "id": job_id,
         "name": values["name"],
+        "family": family,
         "status": values["status"],
         "created_at": ts,
         "updated_at": ts,
@@ -141,75 +313,101 @@ def append_status(
         message=lambda: validation.message(message),
     )
     job_id, ts, new_status = values["job_id"], values["timestamp"], values["status"]
+    event = {"job_id": job_id, "status": new_status, "ts": ts, "message": values["message"]}
     if conn.dialect.name == "postgresql":
-        row = conn.execute(
-            _APPEND_POSTGRES, {"job_id": job_id, "status": new_status, "ts": ts, "message": values["message"]}
-        ).first()
-        if row is None:
+        if conn.execute(_LOCK_POSTGRES, {"job_id": job_id}).first() is None:
             raise NotFound("job", job_id)
-        event_id, current, created, old_status = row
+        event_id = conn.execute(_APPEND_POSTGRES, event).scalar_one()
     else:
-        # Lock first, then read: appenders to one job queue here, and each sees the others' commits.
+        # SQLite writers hold the database's write lock (BEGIN IMMEDIATE): these reads are current.
         locked = conn.execute(
-            select(job_table.c.updated_at, job_table.c.created_at, job_table.c.current_status_type)
-            .where(job_table.c.id == job_id)
-            .with_for_update()
+            select(
+                job_table.c.updated_at,
+                job_table.c.created_at,
+                job_table.c.current_status_type,
+                job_table.c.status_since,
+                job_table.c.family,
+            ).where(job_table.c.id == job_id)
         ).first()
         if locked is None:
             raise NotFound("job", job_id)
-        current, created, old_status = locked
-        event_id = conn.execute(
-            insert(job_status_table)
-            .values(job_id=job_id, status_type=new_status, timestamp=ts, message=values["message"])
-            .returning(job_status_table.c.id)
-        ).scalar_one()
-        if ts > current:
-            _set_current(conn, job_id, new_status, ts)
-            _move_count(conn, job_id, created, old_status, new_status)
-    if ts == current:
-        # A tie on time goes to the greater id; ask the history index rather than assume id order.
-        newest_id = conn.execute(
-            select(job_status_table.c.id)
-            .where(job_status_table.c.job_id == job_id)
-            .order_by(job_status_table.c.timestamp.desc(), job_status_table.c.id.desc())
-            .limit(1)
-        ).scalar_one()
-        if newest_id == event_id:
-            _set_current(conn, job_id, new_status, ts)
-            _move_count(conn, job_id, created, old_status, new_status)
+        updated, created, old, since, family = locked
+        if ts >= updated:
+            place = Neighbourhood((0, old, updated), since, None, None, since)
+        else:
+            place = _neighbourhood(conn, job_id, ts, since)
+        changes, new_since = timeline.insert_changes(place, new_status, ts)
+        event_id = _apply_sqlite(
+            conn, event, JobRef(job_id, created, family), changes, new_since, newest=ts >= updated
+        )
     return {
         "id": event_id,
         "job_id": job_id,
-        "status": values["status"],
+        "status": new_status,
         "timestamp": ts,
         "message": values["message"],
     }
 
 
-def _set_current(conn: Connection, job_id: int, status: str, ts: dt.datetime) -> None:
-    conn.execute(
-        update(job_table).where(job_table.c.id == job_id).values(current_status_type=status, updated_at=ts)
-    )
+def _neighbourhood(conn: Connection, job_id: int, ts: dt.datetime, since: dt.datetime) -> Neighbourhood:
+    """Where an event at ``ts`` lands in the (locked) job's history."""
+    row = conn.execute(_NEIGHBOURHOOD, {"job_id": job_id, "ts": ts}).mappings().one()
+    before = None if row["p_id"] is None else (row["p_id"], row["p_status"], row["p_at"])
+    after = None if row["n_id"] is None else (row["n_id"], row["n_status"], row["n_at"])
+    return Neighbourhood(before, row["p_run_start"] if before else None, after, row["n_run_end"], since)
 
 
-def _move_count(conn: Connection, job_id: int, created: dt.datetime, old: str, new: str) -> None:
-    """The job's current status moved from ``old`` to ``new``: move it between their counts."""
-    if old != new:
-        aggregates.apply(conn, [Delta(created, job_id, old, -1), Delta(created, job_id, new, 1)])
+def _apply_sqlite(
+    conn: Connection,
+    event: dict[str, Any],
+    job: JobRef,
+    changes: Changes,
+    since: dt.datetime,
+    *,
+    newest: bool,
+) -> int:
+    """Write an event and everything it changes, statement by statement (SQLite)."""
+    event_id: int = conn.execute(
+        insert(job_status_table)
+        .values(job_id=job.id, status_type=event["status"], timestamp=event["ts"], message=event["message"])
+        .returning(job_status_table.c.id)
+    ).scalar_one()
+    moved: dict[str, Any] = {"status_since": since}
+    if newest:
+        moved.update(current_status_type=event["status"], updated_at=event["ts"])
+    conn.execute(update(job_table).where(job_table.c.id == job.id).values(**moved))
+    if changes.unflag:
+        flags = job_disallowed_transition_table
+        conn.execute(delete(flags).where(flags.c.event_id.in_(changes.unflag)))
+    _write_sqlite(conn, job, changes, new_event_id=event_id)
+    return event_id
+
+
+def _write_sqlite(
+    conn: Connection, job: JobRef, changes: Changes, *, new_event_id: int | None = None
+) -> None:
+    tally = history.Tally()
+    tally.add(job, changes, new_event_id=new_event_id)
+    history.write_tally(conn, tally)
 
 
 def delete_job(conn: Connection, *, job_id: int) -> None:
-    """Delete a job and take it out of its count; the database cascades the delete to its history."""
+    """Delete a job and take its history out of every aggregate; its events and flags cascade."""
     job_id = validation.job_id(job_id)
-    if conn.dialect.name == "postgresql":
-        if not conn.execute(_DELETE_POSTGRES, {"job_id": job_id}).scalar_one():
-            raise NotFound("job", job_id)
-        return
-    gone = conn.execute(
-        delete(job_table)
-        .where(job_table.c.id == job_id)
-        .returning(job_table.c.created_at, job_table.c.current_status_type)
+    locked = conn.execute(
+        select(job_table.c.created_at, job_table.c.family).where(job_table.c.id == job_id).with_for_update()
     ).first()
-    if gone is None:
+    if locked is None:
         raise NotFound("job", job_id)
-    aggregates.apply(conn, [Delta(gone[0], job_id, gone[1], -1)])
+    e = job_status_table.c
+    # Read after the lock: every event of the job committed before it is in this statement's snapshot.
+    events = conn.execute(
+        select(e.id, e.status_type, e.timestamp).where(e.job_id == job_id).order_by(e.timestamp, e.id)
+    ).all()
+    changes = timeline.whole_history([(i, s, as_utc(at)) for i, s, at in events])[0].negated()
+    job = JobRef(job_id, as_utc(locked[0]), locked[1])
+    if conn.dialect.name == "postgresql":
+        conn.execute(_DELETE_POSTGRES, {"job_id": job_id, **history.array_params(job, changes)})
+        return
+    conn.execute(delete(job_table).where(job_table.c.id == job_id))
+    _write_sqlite(conn, job, changes)

@@ -26,7 +26,23 @@ requires_postgres = pytest.mark.skipif(
 )
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 # Every table of the schema, children first.
-TABLES = ("job_status", "job", "job_count_hour", "job_count_day", "job_count_total")
+TABLES = (
+    "job_disallowed_transition",
+    "job_status",
+    "job",
+    "job_count_hour",
+    "job_count_day",
+    "job_count_total",
+    "job_family",
+    "job_count_family",
+    "job_mix_hour",
+    "job_mix_day",
+    "job_mix_month",
+    "job_transition_hour",
+    "job_transition_day",
+    "job_state_time_day",
+    "job_state_time_week",
+)
 
 
 def postgres_url(database_name: str | None = None) -> str:

@@ -40,7 +40,7 @@ def test_db_upgrade_then_seed(fresh_url):
     database.dispose()
     checked = run(["db", "check"], fresh_url)
     assert checked.exit_code == 0, checked.output
-    assert checked.output.startswith("ok: counts and invariant hold")
+    assert checked.output.startswith("ok: counts, history aggregates and invariant hold")
 
 
 def test_db_check_reports_each_problem_and_repair_fixes_drift(fresh_url):
@@ -71,7 +71,7 @@ def test_db_check_reports_each_problem_and_repair_fixes_drift(fresh_url):
     repaired = run(["db", "check", "--repair"], fresh_url)
     assert repaired.exit_code == 1  # the counts are rebuilt; the invariant breaks are still reported
     after = repaired.output.splitlines()
-    assert after[0].startswith("rebuilt the count tables")
+    assert after[0].startswith("rebuilt the count and history tables")
     assert not [line for line in after if "drift" in line], after
     assert [line for line in after if line.startswith("problem: invariant: job 7 ")]
 

@@ -4,6 +4,7 @@ under `jobdash serve` with two workers sharing their files (prometheus-client mu
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 import os
 import signal
@@ -104,6 +105,17 @@ def test_jobs_per_status_come_from_the_count_tables(client, job_factory):
     assert value(samples, "jobdash_jobs", status="FAILED") == 2
     assert value(samples, "jobdash_jobs", status="RUNNING") == 1
     assert value(samples, "jobdash_jobs", status="COMPLETED") == 0
+
+
+def test_stuck_jobs_per_family_are_a_gauge(client, job_factory):
+    now = dt.datetime.now(dt.UTC)
+    job_factory(name="etl-1", status="RUNNING", created_at=now - dt.timedelta(hours=3))  # past the floor
+    job_factory(name="etl-2", status="RUNNING", created_at=now - dt.timedelta(minutes=5))
+    job_factory(name="sync-1", status="PENDING", created_at=now - dt.timedelta(hours=2))
+    samples = scrape(client)
+    assert value(samples, "jobdash_stuck_jobs", family="etl", status="RUNNING") == 1
+    assert value(samples, "jobdash_stuck_jobs", family="sync", status="PENDING") == 1
+    assert ("jobdash_stuck_jobs", (("family", "etl"), ("status", "PENDING"))) not in samples
 
 
 def test_connections_in_use_follow_the_pool(app, client):

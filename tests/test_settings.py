@@ -67,6 +67,9 @@ def test_values_are_parsed():
         ("PORT", "70000"),
         ("WEB_CONCURRENCY", "0"),
         ("JOBDASH_THREADS", "x"),
+        ("JOBDASH_FAMILY_PATTERN", "-([0-9]+"),
+        ("JOBDASH_FAMILY_PATTERN", "x" * 1001),
+        ("JOBDASH_MAX_FAMILIES", "0"),
         ("JOBDASH_DB_CONNECT_TIMEOUT", "0"),  # libpq would wait for ever
         ("JOBDASH_DB_CONNECT_TIMEOUT", "1"),  # libpq's floor is 2 s: say so instead of rounding
         ("JOBDASH_METRICS", "sometimes"),
@@ -83,3 +86,26 @@ def test_a_bad_value_names_its_variable(variable, value):
 def test_default_page_size_cannot_exceed_the_maximum():
     with pytest.raises(SettingsError, match="JOBDASH_DEFAULT_PAGE_SIZE"):
         Settings.from_env({"JOBDASH_DEFAULT_PAGE_SIZE": "300"})
+
+
+def test_families_default_to_the_name_without_its_run_id():
+    rules = Settings.from_env({}).family_rules
+    assert rules.cap == 1000
+    assert [
+        rules.family_of(name)
+        for name in (
+            "etl-orders-1234",
+            "etl-orders-3f9a2c1",
+            "report-550e8400-e29b-41d4-a716-446655440000",
+            "nightly-backup",  # no run id: its own family
+            "cache-deadbeef",  # all letters: a word, not an id
+            "-42",  # nothing would be left: its own family
+        )
+    ] == ["etl-orders", "etl-orders", "report", "nightly-backup", "cache-deadbeef", "-42"]
+
+
+def test_a_family_pattern_removes_what_it_matches_or_keeps_its_family_group():
+    tail = Settings.from_env({"JOBDASH_FAMILY_PATTERN": r"\.run\d+$", "JOBDASH_MAX_FAMILIES": "5"})
+    assert tail.family_rules.family_of("ingest.run42") == "ingest" and tail.family_rules.cap == 5
+    group = Settings.from_env({"JOBDASH_FAMILY_PATTERN": r"^(?P<family>[a-z]+)-"}).family_rules
+    assert group.family_of("etl-orders-1") == "etl"

@@ -161,7 +161,13 @@ def create_job() -> Response:
     """Create a job; 201 with the job and its ``Location``."""
     body = json_body(JobCreate)
     with _write() as conn:
-        created = writes.create_job(conn, name=body.name, status=body.status, timestamp=body.timestamp)
+        created = writes.create_job(
+            conn,
+            name=body.name,
+            status=body.status,
+            timestamp=body.timestamp,
+            family_rules=get_settings().family_rules,
+        )
         job = queries.get_job(conn, job_id=created["id"])
     return respond(JobDetail, job, status=201, headers={"Location": url_for(".get_job", job_id=job["id"])})
 

@@ -79,6 +79,7 @@ class Job(_Output):
 
     id: int
     name: str
+    family: str = Field(description="Its job family: the name without its run-specific tail, or 'other'.")
     status: Status
     created_at: AwareDatetime
     updated_at: AwareDatetime = Field(description="Timestamp of its newest status event.")
@@ -87,6 +88,9 @@ class Job(_Output):
 class JobDetail(Job):
     """A job with the size of its history."""
 
+    status_since: AwareDatetime = Field(
+        description="When its current status began (progress events in that status do not restart it)."
+    )
     history_count: int = Field(ge=1)
 
 

@@ -8,28 +8,39 @@ import datetime as dt
 from flask import Blueprint, Response
 
 from dashboard.api.inputs import query_params
+from dashboard.api.insight_schemas import StatsParams
 from dashboard.api.openapi import TIMES_RULE, document
 from dashboard.api.outputs import json_bytes, json_response
 from dashboard.api.schemas import Stats, Timeseries, TimeseriesParams
 from dashboard.cache import cache_params, cached_body
 from dashboard.database import get_database
-from db import queries, validation
+from db import insights, queries, validation
 
 bp = Blueprint("stats", __name__)
 DEFAULT_SPAN = {"hour": dt.timedelta(hours=48), "day": dt.timedelta(days=30)}
 
 
 @bp.get("/stats/")
-@document(summary="Jobs per current status", tag="stats", responses={200: Stats})
+@document(
+    summary="Jobs per current status, or per status at a past hour",
+    tag="stats",
+    query=StatsParams,
+    responses={200: Stats},
+    rules=(TIMES_RULE,),
+)
 def stats() -> Response:
-    """Totals per status, exact at any size (summed from the count tables)."""
+    """Totals per status, exact at any size (summed from the count tables); with ``as_of``, the status
+    mix at the start of that UTC hour (summed from the status mix changes of the hours, days and months
+    since)."""
+    params = query_params(StatsParams)
+    as_of = params.as_of
 
     def compute() -> bytes:
         with get_database().read() as conn:
-            totals = queries.status_totals(conn)
+            totals = queries.status_totals(conn) if as_of is None else insights.status_mix_as_of(conn, as_of)
         return json_bytes(Stats, dataclasses.asdict(totals))
 
-    return json_response(cached_body("stats", (), compute))
+    return json_response(cached_body("stats", cache_params({"as_of": as_of or ""}), compute))
 
 
 @bp.get("/stats/timeseries/")

@@ -60,6 +60,7 @@ from dashboard.params import JobListQuery
 from dashboard.settings import get_settings
 from dashboard.tables import JOB_COLUMNS, header_cell, paged_table, render_spec, renderer_callback, rows_data
 from db.errors import ValidationError
+from db.models import NAME_MAX_LENGTH
 from db.queries import Page, count_jobs, list_and_count_jobs
 from db.search import SearchPage
 from db.validation import Q_MAX_LENGTH
@@ -115,22 +116,38 @@ def _status_filter(component_id: str, statuses: list[str]) -> dbc.Col:
     )
 
 
-def _name_filter(component_id: str, q: str) -> dbc.Col:
-    """The name search, debounced so a query runs once typing pauses."""
-    search = dbc.Input(
+def _text_input(component_id: str, value: str, *, placeholder: str, maxlength: int, **size: str) -> dbc.Input:
+    """A search box, debounced so a query runs once typing pauses."""
+    return dbc.Input(
         id=component_id,
         type="search",
-        value=q,
-        placeholder="Search names…",
+        value=value,
+        placeholder=placeholder,
         debounce=350,
-        maxlength=Q_MAX_LENGTH,
+        maxlength=maxlength,
         autocomplete="off",
+        **size,
     )
+
+
+def _name_filter(component_id: str, q: str) -> dbc.Col:
+    """The name search (a substring)."""
+    search = _text_input(component_id, q, placeholder="Search names…", maxlength=Q_MAX_LENGTH)
     return dbc.Col(
         [
             dbc.Label("Name contains", html_for=component_id, className="filter-label"),
             dbc.InputGroup([dbc.InputGroupText(html.I(className="bi bi-search")), search], size="sm"),
         ],
+        xl=True,
+        md=4,
+    )
+
+
+def _family_filter(component_id: str, family: str) -> dbc.Col:
+    """The job family (the name without its run-specific tail), typed exactly."""
+    field = _text_input(component_id, family, placeholder="Any family", maxlength=NAME_MAX_LENGTH, size="sm")
+    return dbc.Col(
+        [dbc.Label("Family", html_for=component_id, className="filter-label"), field],
         xl=True,
         md=4,
     )
@@ -184,6 +201,13 @@ CONTROLS = (
         build=_status_filter,
     ),
     Control("q", "jobs-q", show=lambda q: q.filters.q or "", read=read_text("q"), build=_name_filter),
+    Control(
+        "family",
+        "jobs-family",
+        show=lambda q: q.filters.family or "",
+        read=read_text("family", strip=True),
+        build=_family_filter,
+    ),
     _time_control("created_after", "jobs-created-after", "Created from (UTC)"),
     _time_control("created_before", "jobs-created-before", "Created before (UTC)"),
     Control(

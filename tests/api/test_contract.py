@@ -23,6 +23,12 @@ def test_the_document_is_valid_openapi_3_1_and_lists_every_endpoint(client):
         "/api/jobs/{job_id}/status/": {"post"},
         "/api/stats/": {"get"},
         "/api/stats/timeseries/": {"get"},
+        "/api/insights/transitions/": {"get"},
+        "/api/insights/transitions/disallowed/": {"get"},
+        "/api/insights/time-in-state/": {"get"},
+        "/api/insights/stuck/": {"get"},
+        "/api/insights/families/": {"get"},
+        "/api/jobs/{job_id}/time-in-state/": {"get"},
         "/api/openapi.json": {"get"},
         "/livez": {"get"},
         "/readyz": {"get"},
@@ -36,7 +42,16 @@ def test_the_document_is_valid_openapi_3_1_and_lists_every_endpoint(client):
         for method, op in ops.items():
             assert (op.get("security") == [{"bearerAuth": []}]) == ((path, method) in writes)
     parameters = {p["name"] for p in document["paths"]["/api/jobs/"]["get"]["parameters"]}
-    assert parameters == {"status", "q", "created_after", "created_before", "ordering", "page_size", "cursor"}
+    assert parameters == {
+        "status",
+        "q",
+        "created_after",
+        "created_before",
+        "family",
+        "ordering",
+        "page_size",
+        "cursor",
+    }
 
 
 def test_list(client, contract, job_factory):
@@ -58,7 +73,9 @@ def test_detail(client, contract, job_factory):
     assert response.get_json() == {
         "id": job["id"],
         "name": job["name"],
+        "family": "job",
         "status": "RUNNING",
+        "status_since": "2026-01-01T01:00:00+00:00",
         "created_at": "2026-01-01T00:00:00+00:00",
         "updated_at": "2026-01-01T01:00:00+00:00",
         "history_count": 2,
@@ -172,7 +189,16 @@ def test_empty_optional_parameters_are_documented_and_mean_absent(client, job_fa
     document = client.get("/api/openapi.json").get_json()
     listing = document["paths"]["/api/jobs/"]["get"]["parameters"]
     assert all(p.get("allowEmptyValue") is True for p in listing if not p["required"])
-    for name in ("status", "q", "created_after", "created_before", "ordering", "page_size", "cursor"):
+    for name in (
+        "status",
+        "q",
+        "created_after",
+        "created_before",
+        "family",
+        "ordering",
+        "page_size",
+        "cursor",
+    ):
         assert client.get(f"/api/jobs/?{name}=").get_json()["count"] == 1, name
 
 
@@ -185,8 +211,13 @@ def test_rules_beyond_the_schema_are_listed_with_the_400(client):
         ("/api/jobs/", "post"),
         ("/api/jobs/{job_id}/status/", "post"),
         ("/api/stats/timeseries/", "get"),
+        ("/api/stats/", "get"),
+        ("/api/insights/transitions/", "get"),
+        ("/api/insights/transitions/disallowed/", "get"),
+        ("/api/insights/time-in-state/", "get"),
+        ("/api/insights/stuck/", "get"),
     ]:
         operation = paths[path][method]
         assert operation["x-rules"], (path, method)
         assert all(rule in operation["responses"]["400"]["description"] for rule in operation["x-rules"])
-    assert "x-rules" not in paths["/api/stats/"]["get"]
+    assert "x-rules" not in paths["/api/insights/families/"]["get"]

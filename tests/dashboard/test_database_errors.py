@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 
 from tests.dashboard.conftest import text
 
-CONTROLS = {"status": [], "q": "", "created_after": "", "created_before": "", "page_size": "50"}
+CONTROLS = {"status": [], "q": "", "family": "", "created_after": "", "created_before": "", "page_size": "50"}
 
 
 def unavailable(*args: Any, **kwargs: Any) -> Any:

@@ -13,7 +13,7 @@ from tests.dashboard.dash_requests import post_callback
 
 PAGE = "dashboard.pages.jobs"
 
-CONTROLS = {"status": [], "q": "", "created_after": "", "created_before": "", "page_size": "50"}
+CONTROLS = {"status": [], "q": "", "family": "", "created_after": "", "created_before": "", "page_size": "50"}
 
 
 def job_ids(view: dict[str, Any]) -> list[int]:

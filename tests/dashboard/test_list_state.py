@@ -103,10 +103,11 @@ def controls(app: Any) -> tuple[Control, ...]:
 
 
 def test_controls_show_the_query_with_utc_local_times(controls: tuple[Control, ...]) -> None:
-    query = view("?status=FAILED&created_before=2026-01-02T03:04:05%2B02:00&page_size=25")
+    query = view("?status=FAILED&family=etl-orders&created_before=2026-01-02T03:04:05%2B02:00&page_size=25")
     assert controls_from_query(query, controls) == {
         "status": ["FAILED"],
         "q": "",
+        "family": "etl-orders",
         "created_after": "",
         "created_before": "2026-01-02T01:04:05",
         "page_size": "25",
@@ -117,6 +118,7 @@ def test_controls_become_api_arguments(controls: tuple[Control, ...]) -> None:
     values = {
         "status": ["FAILED", "RUNNING"],
         "q": "etl",
+        "family": " etl-orders ",
         "created_after": "2026-01-01T10:00",
         "created_before": "",
         "page_size": "25",
@@ -125,6 +127,7 @@ def test_controls_become_api_arguments(controls: tuple[Control, ...]) -> None:
     assert args == {
         "status": ["FAILED,RUNNING"],
         "q": ["etl"],
+        "family": ["etl-orders"],
         "created_after": ["2026-01-01T10:00:00+00:00"],
         "page_size": ["25"],
         "ordering": ["name"],
@@ -134,7 +137,7 @@ def test_controls_become_api_arguments(controls: tuple[Control, ...]) -> None:
 
 def test_what_the_controls_show_reopens_the_same_query(controls: tuple[Control, ...]) -> None:
     query = view(
-        "?status=FAILED,CANCELLED&q=etl&created_after=2026-01-01T00:00:00%2B00:00"
+        "?status=FAILED,CANCELLED&q=etl&family=etl-orders&created_after=2026-01-01T00:00:00%2B00:00"
         "&created_before=2026-02-01T12:30:00%2B00:00&ordering=name&page_size=25"
     )
     args = args_from_controls(controls_from_query(query, controls), controls, ordering=query.ordering)
@@ -155,6 +158,8 @@ def test_every_filter_of_the_list_has_a_control(controls: tuple[Control, ...]) -
         ("q", {"$gt": ""}),
         ("q", ["a"]),
         ("q", "x" * 10_000),
+        ("family", ["etl-orders"]),
+        ("family", "x" * 10_000),
         ("created_after", "not a date"),
         ("created_before", 12.5),
         ("page_size", True),
@@ -164,7 +169,8 @@ def test_every_filter_of_the_list_has_a_control(controls: tuple[Control, ...]) -
 def test_hostile_control_values_are_errors_naming_the_field(
     controls: tuple[Control, ...], param: str, value: object
 ) -> None:
-    values: dict[str, object] = {"status": [], "q": "", "created_after": "", "created_before": ""}
+    values: dict[str, object] = dict.fromkeys(("q", "family", "created_after", "created_before"), "")
+    values["status"] = []
     values[param] = value
     with pytest.raises(ValidationError) as caught:
         args_from_controls(values, controls, ordering="-created_at")

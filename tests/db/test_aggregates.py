@@ -1,4 +1,5 @@
-"""The count tables kept by the write path: exact under concurrent writers, and at every range edge."""
+"""The count and history tables kept by the write path: exact under concurrent writers (every one of
+them equal to a recount from the job and event tables), and the counts at every range edge."""
 
 import contextlib
 import datetime as dt
@@ -7,12 +8,13 @@ import threading
 
 import pytest
 
-from db import aggregates, queries, writes
+from db import aggregates, check, queries, writes
 from db.errors import NotFound
 from db.models import STATUSES
 from db.queries import JobFilter
 from tests.conftest import T0
 from tests.invariant import invariant_violations
+from tests.recount import assert_history_matches
 
 WRITERS = 8
 STEPS_PER_WRITER = 40
@@ -28,8 +30,10 @@ def recount_by_status(rows, since=None, until=None):
 
 
 def test_concurrent_creates_appends_and_deletes_keep_every_count_exact(database):
-    """8 writers create jobs (in a few shared hours), append events with shuffled and colliding times
-    to shared jobs, and delete some; afterwards every count row equals a recount of the jobs."""
+    """8 writers create jobs (in a few shared hours, of a few shared families), append events with
+    shuffled and colliding times to shared jobs, and delete some; afterwards every count row equals a
+    recount of the jobs, and every history row (status mix, transitions, time in state, flags,
+    status_since) a recount from the event table, hour by hour."""
     with database.write() as conn:
         shared = [
             writes.create_job(conn, name=f"shared-{i}", timestamp=T0 + i * 7 * M)["id"] for i in range(6)
@@ -49,7 +53,8 @@ def test_concurrent_creates_appends_and_deletes_keep_every_count_exact(database)
                     if roll < 0.3 or not mine:
                         # Few distinct creation hours, so writers share hour, day and total rows.
                         at = T0 + rnd.randrange(0, 4 * 60) * M
-                        mine.append(writes.create_job(conn, name=f"w{seed}-{step}", timestamp=at)["id"])
+                        name = f"{rnd.choice(('etl', 'sync', 'train'))}-{seed}{step:03d}"
+                        mine.append(writes.create_job(conn, name=name, timestamp=at)["id"])
                         everyone.append(mine[-1])
                     elif roll < 0.85:
                         # Any writer's job, so appends race the deletes of other writers.
@@ -73,6 +78,9 @@ def test_concurrent_creates_appends_and_deletes_keep_every_count_exact(database)
         thread.join(timeout=300)
     assert errors == []
     assert invariant_violations(database) == []
+    assert_history_matches(database, hours=(T0 - dt.timedelta(hours=1), T0 + dt.timedelta(hours=7)))
+    with database.write() as conn:  # the check reads one snapshot
+        assert check.check(conn).problems == []
     with database.read() as conn:
         assert aggregates.drift(conn) == []
         jobs = conn.exec_driver_sql("SELECT created_at, current_status_type FROM job")

@@ -7,12 +7,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from db import aggregates, migrate, queries
+from db import aggregates, check, migrate, queries
 from db.engine import Database
 from db.models import Base
 from tests.conftest import head_revision, requires_postgres, scratch_postgres_database
+from tests.recount import assert_history_matches
 
 EXPECTED_JOB_INDEXES = {
+    "ix_job_family_current_status_type_created_at_id",
+    "ix_job_family_current_status_type_updated_at_id",
+    "ix_job_family_current_status_type_name_id",
+    "ix_job_family_current_status_type_status_since_id",
     "ix_job_created_at_id",
     "ix_job_updated_at_id",
     "ix_job_name_id",
@@ -36,6 +41,16 @@ def assert_round_trip(database, trigram):
         "job_count_hour",
         "job_count_day",
         "job_count_total",
+        "job_family",
+        "job_count_family",
+        "job_mix_hour",
+        "job_mix_day",
+        "job_mix_month",
+        "job_transition_hour",
+        "job_transition_day",
+        "job_state_time_day",
+        "job_state_time_week",
+        "job_disallowed_transition",
         "alembic_version",
     }
     indexes = {ix["name"] for ix in inspector.get_indexes("job")}
@@ -75,17 +90,29 @@ def assert_backfill(database):
                     "s": status,
                 },
             ).scalar_one()
-            conn.execute(
-                text("INSERT INTO job_status (job_id, status_type, timestamp) VALUES (:j, :s, :t)"),
-                {
-                    "j": job_id,
-                    "s": status,
-                    "t": created
-                    if database.dialect == "postgresql"
-                    else created.replace(tzinfo=None).isoformat(" "),
-                },
-            )
+            events = [(status, created)]
+            if job_id % 3 == 0:  # an older PENDING event first: transitions, a stay, some flagged
+                events.append(("PENDING", created - dt.timedelta(minutes=10 + job_id)))
+            for event_status, at in events:
+                conn.execute(
+                    text("INSERT INTO job_status (job_id, status_type, timestamp) VALUES (:j, :s, :t)"),
+                    {
+                        "j": job_id,
+                        "s": event_status,
+                        "t": at
+                        if database.dialect == "postgresql"
+                        else at.replace(tzinfo=None).isoformat(" "),
+                    },
+                )
+    migrate.upgrade(database.writer, "0002")
     migrate.upgrade(database.writer)
+    # The families, status_since and every history aggregate were backfilled from the event log.
+    assert_history_matches(database, hours=(t0 - dt.timedelta(hours=1), t0 + dt.timedelta(hours=13)))
+    with database.write() as conn:
+        assert check.check(conn).problems == []
+        assert {family for (family,) in conn.execute(text("SELECT DISTINCT family FROM job"))} == {"job"}
+        flagged = conn.execute(text("SELECT count(*) FROM job_disallowed_transition")).scalar_one()
+        assert flagged == sum(1 for i in range(1, 41) if i % 3 == 0)  # P -> P, F or C: none allowed
     with database.read() as conn:
         assert aggregates.drift(conn) == []
         assert queries.status_totals(conn).by_status == {

@@ -41,11 +41,14 @@ def big_database():
 
 
 def captured_plans(database, call):
-    """Run ``call(conn)`` and EXPLAIN every statement it sent that reads ``job`` or ``job_status``."""
+    """Run ``call(conn)`` and EXPLAIN every statement it sent that reads ``job`` or ``job_status``, with
+    the planner settings it made (SET / RESET, replayed in order)."""
     statements = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):
-        if not statement.startswith("EXPLAIN") and (" job" in statement):
+        if statement.startswith(("SET ", "RESET ")) or (
+            not statement.startswith("EXPLAIN") and " job" in statement
+        ):
             statements.append((statement, parameters))
 
     event.listen(database.reader, "before_cursor_execute", capture)
@@ -56,7 +59,11 @@ def captured_plans(database, call):
         event.remove(database.reader, "before_cursor_execute", capture)
     plans = []
     with database.reader.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT")
         for statement, parameters in statements:
+            if statement.startswith(("SET ", "RESET ")):
+                conn.exec_driver_sql(statement)
+                continue
             plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).scalar_one()
             plans.append(plan if isinstance(plan, list) else json.loads(plan))
     return plans
@@ -84,9 +91,12 @@ def assert_index_only_access(plans, table):
 def deep_cursor(database, filters, ordering):
     """A cursor about halfway through the list (found by SQL once, so the test need not walk there)."""
     key, desc = ordering.lstrip("-"), ordering.startswith("-")
-    where = ""
+    conditions = []
     if filters.statuses:
-        where = "WHERE current_status_type IN (" + ", ".join(f"'{s}'" for s in filters.statuses) + ")"
+        conditions.append("current_status_type IN (" + ", ".join(f"'{s}'" for s in filters.statuses) + ")")
+    if filters.family:
+        conditions.append(f"family = '{filters.family}'")
+    where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
     direction = "DESC" if desc else "ASC"
     with database.reader.connect() as conn:
         count = conn.execute(text(f"SELECT count(*) FROM job {where}")).scalar_one()
@@ -110,6 +120,61 @@ def test_every_list_variant_is_an_ordered_index_scan(big_database, statuses):
                 ),
             )
             assert_index_only_access(plans, "job")
+
+
+FAMILY_FILTERS = [(), ("FAILED",), ("RUNNING", "CANCELLED"), ("PENDING", "RUNNING", "COMPLETED")]
+
+
+@pytest.mark.parametrize("statuses", FAMILY_FILTERS, ids=lambda s: "+".join(s) or "all")
+def test_every_family_list_is_an_ordered_index_scan(big_database, statuses):
+    """A family alone is read as one ordered branch per status of its (family, status, key, id) index,
+    merged; with statuses, one branch per chosen status."""
+    filters = JobFilter.build(statuses=statuses, family="train-ranker")
+    for ordering in queries.ORDERINGS:
+        for cursor in (None, deep_cursor(big_database, filters, ordering)):
+            plans = captured_plans(
+                big_database,
+                lambda conn, o=ordering, c=cursor: queries.list_jobs(
+                    conn, filters=filters, ordering=o, cursor=c
+                ),
+            )
+            assert_index_only_access(plans, "job")
+            for plan in plans:
+                used = [n["Index Name"] for n in nodes(plan[0]["Plan"]) if n.get("Relation Name") == "job"]
+                assert all(name.startswith("ix_job_family_") for name in used), (ordering, cursor, used)
+
+
+@pytest.mark.parametrize("created", [False, True], ids=["all-time", "created-range"])
+def test_family_counts_read_count_rows_or_a_bounded_index_range(big_database, created):
+    kwargs = {"family": "sync-crm", "statuses": ["COMPLETED", "FAILED"]}
+    if created:
+        kwargs.update(created_range(24 * 30, 0))
+    filters = JobFilter.build(**kwargs)
+    plans = captured_plans(big_database, lambda conn: queries.count_jobs(conn, filters=filters))
+    assert plans
+    for plan in plans:
+        every = list(nodes(plan[0]["Plan"]))
+        if not created:
+            assert {n.get("Relation Name") for n in every} <= {None, "job_count_family"}, plan
+            continue
+        under_limit = False
+        for node in every:
+            under_limit = under_limit or node["Node Type"] == "Limit"
+            if node.get("Relation Name") == "job":
+                assert under_limit and node["Node Type"] in {"Index Scan", "Index Only Scan"}, plan
+                assert node["Index Name"] == "ix_job_family_current_status_type_created_at_id", plan
+    with big_database.read() as conn:
+        counted = queries.count_jobs(conn, filters=filters)
+        where = "family = 'sync-crm' AND current_status_type IN ('COMPLETED', 'FAILED')"
+        params = {}
+        if created:
+            where += " AND created_at >= :a AND created_at < :b"
+            params = {"a": filters.created_after, "b": filters.created_before}
+        exact = conn.execute(text(f"SELECT count(*) FROM job WHERE {where}"), params).scalar_one()
+    if counted.exact:
+        assert counted.value == exact
+    else:
+        assert counted.kind == "at_least" and counted.value < exact
 
 
 COUNT_FILTERS = [
@@ -222,11 +287,13 @@ SEARCH_FILTERS = [(), ("FAILED",), ("RUNNING", "CANCELLED")]
 
 def analyzed_plans(database, call):
     """Like captured_plans, but EXPLAIN ANALYZE (what each statement really read), replayed in one
-    transaction with the planner settings the call made (SET LOCAL) in the order it made them."""
+    transaction with the planner settings the call made (SET / RESET) in the order it made them."""
     statements = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith("SET LOCAL") or (not statement.startswith("EXPLAIN") and " job" in statement):
+        if statement.startswith(("SET ", "RESET ")) or (
+            not statement.startswith("EXPLAIN") and " job" in statement
+        ):
             statements.append((statement, parameters))
 
     event.listen(database.reader, "before_cursor_execute", capture)
@@ -238,7 +305,7 @@ def analyzed_plans(database, call):
     plans = []
     with database.reader.connect() as conn, conn.begin():
         for statement, parameters in statements:
-            if statement.startswith("SET LOCAL"):
+            if statement.startswith(("SET ", "RESET ")):
                 conn.exec_driver_sql(statement)
                 continue
             plan = conn.exec_driver_sql(
@@ -308,3 +375,74 @@ def test_search_classes_get_the_pages_the_strategy_promises(big_database):
     assert not common.partial and len(common.results) == queries.DEFAULT_PAGE_SIZE
     assert none.partial and none.results == [] and none.scanned == budget and none.next_cursor
     assert far.partial and far.results == [] and far.through["key"] == "name" and far.next_cursor
+
+
+# Insight reads (db/insights.py) sum rows of the history aggregates; they never read the job or event
+# tables, and they read the tables that grow with time by index ranges only.
+TIME_TABLES = {
+    "job_mix_hour",
+    "job_mix_day",
+    "job_transition_hour",
+    "job_transition_day",
+    "job_state_time_day",
+    "job_state_time_week",
+}
+
+
+def insight_reads():
+    from db import insights
+
+    now = dt.datetime.now(dt.UTC)
+    return {
+        "as-of 200 days ago": lambda conn: insights.status_mix_as_of(
+            conn, now - dt.timedelta(days=200, hours=5)
+        ),
+        "as-of 3 hours ago": lambda conn: insights.status_mix_as_of(conn, now - dt.timedelta(hours=3)),
+        "transitions 30 days": lambda conn: insights.transition_counts(
+            conn, since=now - dt.timedelta(days=30), until=now
+        ),
+        "transitions of a family": lambda conn: insights.transition_counts(
+            conn, since=now - dt.timedelta(days=30), until=now, family="etl-orders"
+        ),
+        "time in state 30 days": lambda conn: insights.time_in_state(
+            conn, since=now - dt.timedelta(days=30), until=now
+        ),
+        "stuck thresholds": lambda conn: insights.stuck_thresholds(conn, now=now),
+    }
+
+
+@pytest.mark.parametrize("read", list(insight_reads()))
+def test_insight_reads_read_aggregate_rows_only(big_database, read):
+    plans = captured_plans(big_database, insight_reads()[read])
+    assert plans
+    for plan in plans:
+        for node in nodes(plan[0]["Plan"]):
+            relation = node.get("Relation Name")
+            assert relation not in {"job", "job_status"}, json.dumps(plan, indent=1)
+            if relation in TIME_TABLES:
+                assert node["Node Type"] != "Seq Scan", json.dumps(plan, indent=1)
+
+
+def test_a_stuck_page_walks_only_stuck_jobs_by_index(big_database):
+    from db import insights
+
+    with big_database.read() as conn:
+        first = insights.stuck_jobs(conn, page_size=20, max_page_size=200)
+    assert len(first.results) == 20 and first.next_cursor
+    for cursor in (None, first.next_cursor):
+        _page, plans = analyzed_plans(
+            big_database,
+            lambda conn, c=cursor: insights.stuck_jobs(conn, page_size=20, max_page_size=200, cursor=c),
+        )
+        stuck_plan = plans[-1]
+        scans = [n for n in nodes(stuck_plan[0]["Plan"]) if n.get("Relation Name") == "job"]
+        assert scans, json.dumps(stuck_plan, indent=1)
+        for scan in scans:
+            assert scan["Index Name"] == "ix_job_family_current_status_type_status_since_id"
+            # Each (family, status) walk reads at most the page and one more row.
+            assert scan["Actual Rows"] <= 21
+    with big_database.read() as conn:
+        second = insights.stuck_jobs(conn, page_size=20, max_page_size=200, cursor=first.next_cursor)
+    assert not {r["id"] for r in first.results} & {r["id"] for r in second.results}
+    deadlines = [r["deadline"] for r in first.results + second.results]
+    assert deadlines == sorted(deadlines)

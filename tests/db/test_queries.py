@@ -117,7 +117,7 @@ def test_the_first_page_has_no_previous_and_the_last_no_next(database, jobs):
 def test_list_items_carry_only_the_list_fields(database, jobs):
     with database.read() as conn:
         row = queries.list_jobs(conn, page_size=1).results[0]
-    assert set(row) == {"id", "name", "status", "created_at", "updated_at"}
+    assert set(row) == {"id", "name", "family", "status", "created_at", "updated_at"}
     assert row["created_at"].tzinfo is dt.UTC
 
 

@@ -27,6 +27,7 @@ def test_create_job_writes_the_job_and_its_first_event(database):
     assert job == {
         "id": job["id"],
         "name": "nightly ETL",
+        "family": "nightly ETL",
         "status": "RUNNING",
         "created_at": T0,
         "updated_at": T0,
