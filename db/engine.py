@@ -39,7 +39,9 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA busy_timeout = 10000")
+        # A writer waits up to 30 s for the write lock (a burst of writers on a loaded machine queues
+        # well past 10 s); past that it fails with "database is locked", answered as 503.
+        cursor.execute("PRAGMA busy_timeout = 30000")
         cursor.close()
         # SQLite's own lower() only folds ASCII; names are any Unicode and `q` is case-insensitive.
         dbapi_connection.create_function("lower", 1, _casefold_lower, deterministic=True)
@@ -63,7 +65,7 @@ def _make_engine(
 ) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
         return engine
     # UTC sessions: timestamps come back already in UTC, with no per-row conversion in Python.
