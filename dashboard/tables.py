@@ -122,7 +122,7 @@ def header_cell(column: Column, content: Any = None) -> html.Th:
     """The column's header (``content`` replaces its plain title, e.g. with a sort button); a time
     column's title names the zone its times are shown in."""
     if content is None:
-        content = [column.header, " ", zone_label()] if column.kind == "time" else column.header
+        content = [column.header, zone_label()] if column.kind == "time" else column.header
     return html.Th(content, scope="col", className=column.header_class or None)
 
 

@@ -88,7 +88,7 @@ def build_sort_labels(ordering: str) -> dict[str, list[Any]]:
     active = {"name": "name", "created_at": "created", "updated_at": "updated"}[key]
     labels = {}
     for column, title in SORT_LABELS.items():
-        label: list[Any] = [title] if column == "name" else [title, " ", zone_label()]
+        label: list[Any] = [title] if column == "name" else [title, zone_label()]
         if column == active:
             arrow = "bi-sort-down" if ordering.startswith("-") else "bi-sort-up"
             labels[column] = [*label, html.I(className=f"bi {arrow} ms-1 sort-arrow active")]
@@ -160,7 +160,7 @@ def _time_filter(label: str, component_id: str, value: str) -> dbc.Col:
     like the search."""
     return dbc.Col(
         [
-            dbc.Label([label, " ", zone_label()], html_for=component_id, className="filter-label"),
+            dbc.Label([label, zone_label()], html_for=component_id, className="filter-label"),
             dbc.Input(id=component_id, type="datetime-local", step=1, value=value, debounce=600, size="sm"),
         ],
         xl=2,
