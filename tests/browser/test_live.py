@@ -149,3 +149,31 @@ def test_times_follow_the_browser_zone_until_switched_to_utc_which_is_remembered
     duo.wait_for_page(url=f"{duo.server_url}/jobs")
     eventually(lambda: "2026-01-01 00:00:00" in first_row())
     assert "(UTC)" in duo.find_element("#jobs-sort-created").text
+
+
+def test_the_job_page_and_the_overview_refresh_too(
+    dash_server: Any, database: Database, job_factory: Any
+) -> None:
+    duo = dash_server
+    job = job_factory(name="watched", created_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5))
+    duo.wait_for_page(url=f"{duo.server_url}/jobs/{job['id']}")
+    eventually(lambda: len(duo.find_elements("#job-history-rows tr.history-row")) == 1)
+    first_event = duo.find_element("#job-history-rows tr.history-row")
+    auto_refresh(duo)
+    with database.write() as conn:
+        event = append_status(conn, job_id=job["id"], status="FAILED", message="disk full")
+    # The new event is added at the top, marked new; the older one keeps its element; the header follows.
+    top = f'#job-history-rows tr[data-event-id="{event["id"]}"]'
+    eventually(lambda: len(duo.find_elements(top)) == 1, timeout=15)
+    assert "row-new" in duo.find_element(top).get_attribute("class")
+    assert first_event.is_displayed()
+    eventually(lambda: "Failed" in duo.find_element("#job-page .status-badge").text)
+
+    # The overview is refreshed by the same choice (remembered across pages): the new failure is listed.
+    other = job_factory(name="late-failure", created_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1))
+    duo.wait_for_page(url=f"{duo.server_url}/")
+    eventually(lambda: "watched" in duo.find_element("#overview-failures").text)
+    assert Select(duo.find_element("#shell-refresh-interval")).first_selected_option.text == "5 s"
+    with database.write() as conn:
+        append_status(conn, job_id=other["id"], status="FAILED")
+    eventually(lambda: "late-failure" in duo.find_element("#overview-failures").text, timeout=15)

@@ -133,3 +133,19 @@ def test_a_sorted_list_whose_order_changed_is_held_back(
         live = jobs_live.refresh_jobs("?ordering=-updated_at", shown, forced=False)
     assert not live["apply"] and live["banner"] == "This list has changed since it was shown."
     assert [row["id"] for row in shown["rows"]] == list(reversed(jobs))
+
+
+def test_an_older_history_page_stays_and_the_banner_counts_newer_events(app: Any, job_factory: Any) -> None:
+    job_live = importlib.import_module("dashboard.pages.job_live")
+    job = job_factory(
+        history=tuple(("RUNNING", dt.datetime(2026, 1, 1, 1, n, tzinfo=dt.UTC)) for n in range(3))
+    )
+    older = {"job_id": job["id"], "rows": rows(999), "next": None, "previous": "cursor"}
+    with app.server.test_request_context():
+        held = job_live.refresh_history(older, 6, 4, forced=False)
+        quiet = job_live.refresh_history(older, 4, 4, forced=False)
+        forced = job_live.refresh_history(older, 4, 4, forced=True)
+    assert held == {"apply": False, "banner": "2 newer events since this list was shown.", "events": 4}
+    assert quiet["banner"] is None and not quiet["apply"]
+    # The banner's button shows the newest page, every event on it new to this view.
+    assert forced["apply"] and forced["data"]["previous"] is None and len(forced["data"]["fresh"]) == 4
