@@ -23,7 +23,7 @@ from flask import has_request_context, request
 
 from dashboard.components import html_attributes
 
-ZONE_COOKIE = "jobdash_tz"
+ZONE_COOKIE = "jobdash-tz"
 # localStorage: "utc" when the viewer switched to UTC, else the browser's own zone is shown.
 ZONE_MODE_KEY = "jobdash-time-zone"
 UTC = ZoneInfo("UTC")
