@@ -5,7 +5,8 @@ Figures are plain dicts (``{"data": [...], "layout": {...}}``), which is all ``d
 its time. They carry no plotly template (plotly's default one is ~7 KB per figure): ``THEME`` below is
 the whole look, transparent backgrounds and a neutral grey for text and grid lines, so one figure reads
 well in the light and in the dark theme without being rebuilt when the theme switches. Times are sent as
-UTC text (``2026-01-31 14:05:09``), which is how plotly.js reads dates.
+wall-clock text (``2026-01-31 14:05:09``) in the zone the chart says it shows (UTC unless told), which
+is how plotly.js reads dates: it has no time zones of its own.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from dash import dcc
 
 from dashboard.components import STATUS_COLORS, format_duration, status_label
+from dashboard.local_time import is_utc, zone_abbreviation
 from dashboard.timeline import Segment
 from db.models import STATUSES
 from db.queries import BUCKETS, Bucket
@@ -47,9 +49,9 @@ THEME: dict[str, Any] = {
 AXIS = {"gridcolor": GRID, "linecolor": GRID, "zeroline": False}
 
 
-def plotly_time(value: dt.datetime) -> str:
-    """An aware datetime as UTC text plotly.js reads as a date."""
-    return value.astimezone(dt.UTC).isoformat(" ", "seconds")[:19]
+def plotly_time(value: dt.datetime, zone: dt.tzinfo = dt.UTC) -> str:
+    """An aware datetime as text plotly.js reads as a date: its wall-clock time in ``zone``."""
+    return value.astimezone(zone).isoformat(" ", "seconds")[:19]
 
 
 def figure(data: list[dict[str, Any]], **layout: Any) -> Figure:
@@ -72,9 +74,19 @@ def empty_figure(message: str, *, height: int = CHART_HEIGHT) -> Figure:
 
 
 def created_over_time_figure(
-    series: Iterable[Mapping[str, Any]], *, bucket: Bucket, since: dt.datetime, until: dt.datetime
+    series: Iterable[Mapping[str, Any]],
+    *,
+    bucket: Bucket,
+    since: dt.datetime,
+    until: dt.datetime,
+    zone: dt.tzinfo = dt.UTC,
 ) -> Figure:
-    """Stacked bars of jobs created per bucket, one colour per (current) status."""
+    """Stacked bars of jobs created per bucket, one colour per (current) status.
+
+    Hours are drawn in ``zone``; days are UTC days whatever the zone (the count tables hold UTC days), and
+    the axis says which."""
+    zone = zone if bucket == "hour" else dt.UTC
+    axis_title = f"{bucket}s in {'UTC' if is_utc(zone) else zone}"
     by_status: dict[str, dict[dt.datetime, int]] = {s: {} for s in STATUSES}
     for row in series:
         if row["status"] in by_status:
@@ -90,7 +102,7 @@ def created_over_time_figure(
         traces.append(
             {
                 "type": "bar",
-                "x": [plotly_time(start) for start, _ in points],
+                "x": [plotly_time(start, zone) for start, _ in points],
                 "y": [count for _, count in points],
                 "name": status_label(status),
                 "marker": {"color": STATUS_COLORS[status], "line": {"width": 0}},
@@ -104,8 +116,15 @@ def created_over_time_figure(
         height=CHART_HEIGHT,
         barmode="stack",
         bargap=0.2,
+        margin={**THEME["margin"], "b": 52},
         hovermode="x unified",
-        xaxis={**AXIS, "type": "date", "range": [plotly_time(since), plotly_time(until)], "showgrid": False},
+        xaxis={
+            **AXIS,
+            "type": "date",
+            "range": [plotly_time(since, zone), plotly_time(until, zone)],
+            "showgrid": False,
+            "title": {"text": axis_title, "font": {"size": 11}, "standoff": 4},
+        },
         yaxis={**AXIS, "title": {"text": f"jobs per {bucket}", "font": {"size": 11}}, "showgrid": True},
     )
 
@@ -152,8 +171,9 @@ def timeline_height(segments: Sequence[Segment]) -> int:
     return 80 + 44 * len({segment.status for segment in segments})
 
 
-def status_timeline_figure(segments: Sequence[Segment]) -> Figure:
-    """A swim-lane timeline: one lane per status, one bar per period the job spent in it."""
+def status_timeline_figure(segments: Sequence[Segment], zone: dt.tzinfo = dt.UTC) -> Figure:
+    """A swim-lane timeline: one lane per status, one bar per period the job spent in it, in ``zone``."""
+    name = zone_abbreviation(zone)
     if not segments:
         return empty_figure("This job has no history yet", height=timeline_height(segments))
     lanes = [s for s in STATUSES if any(seg.status == s for seg in segments)]
@@ -168,12 +188,13 @@ def status_timeline_figure(segments: Sequence[Segment]) -> Figure:
                     "orientation": "h",
                     "y": [label] * len(periods),
                     "x": [seg.duration.total_seconds() * 1000 for seg in periods],
-                    "base": [plotly_time(seg.start) for seg in periods],
+                    "base": [plotly_time(seg.start, zone) for seg in periods],
                     "name": label,
                     "marker": {"color": STATUS_COLORS[status], "line": {"width": 0}},
                     "customdata": [[format_duration(seg.duration)] for seg in periods],
                     "hovertemplate": (
-                        "%{y}<br>from %{base|%Y-%m-%d %H:%M:%S} UTC<br>for %{customdata[0]}<extra></extra>"
+                        f"%{{y}}<br>from %{{base|%Y-%m-%d %H:%M:%S}} {name}"
+                        "<br>for %{customdata[0]}<extra></extra>"
                     ),
                     "showlegend": False,
                 }
@@ -184,11 +205,11 @@ def status_timeline_figure(segments: Sequence[Segment]) -> Figure:
             traces.append(
                 {
                     "type": "scatter",
-                    "x": [plotly_time(seg.start) for seg in moments],
+                    "x": [plotly_time(seg.start, zone) for seg in moments],
                     "y": [label] * len(moments),
                     "mode": "markers",
                     "marker": {"color": STATUS_COLORS[status], "symbol": "diamond", "size": 14},
-                    "hovertemplate": "%{y}<br>at %{x|%Y-%m-%d %H:%M:%S} UTC<extra></extra>",
+                    "hovertemplate": f"%{{y}}<br>at %{{x|%Y-%m-%d %H:%M:%S}} {name}<extra></extra>",
                     "showlegend": False,
                 }
             )

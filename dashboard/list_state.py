@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlencode
 
+from dashboard.local_time import input_value, to_utc_text, viewer_zone
 from dashboard.params import JobListQuery, list_query_string, parse_job_list_query
 from db.cursor import MAX_TOKEN_LENGTH
 from db.errors import FieldError, ValidationError
@@ -91,9 +92,10 @@ def search_from_query(query: JobListQuery, *, default_page_size: int) -> str:
     return "?" + urlencode(params, doseq=True, safe=",:") if params else ""
 
 
-def utc_input(value: dt.datetime | None) -> str:
-    """A time as a ``datetime-local`` input shows it, in UTC (as the inputs are labelled)."""
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S") if value else ""
+def zoned_input(value: dt.datetime | None) -> str:
+    """A time as a ``datetime-local`` input shows it: in the viewer's zone, which the input is labelled
+    with (dashboard/local_time.py)."""
+    return input_value(value, viewer_zone())
 
 
 def controls_from_query(query: JobListQuery, controls: Iterable[Control]) -> dict[str, object]:
@@ -112,18 +114,16 @@ def _text(value: object, field: str) -> str:
     return text
 
 
-def utc_timestamp(value: object, field: str) -> str:
-    """A ``datetime-local`` value (``2026-01-31T14:05[:09]``, taken as UTC) as ISO 8601 with offset."""
+def zoned_timestamp(value: object, field: str, zone: dt.tzinfo) -> str:
+    """A ``datetime-local`` value (``2026-01-31T14:05[:09]``, typed in ``zone``) as ISO 8601 in UTC, as
+    the URL and the API take it."""
     text = _text(value, field).strip()
     if not text:
         return ""
     try:
-        parsed = dt.datetime.fromisoformat(text)
+        return to_utc_text(text, zone)
     except ValueError:
         raise ValidationError.single(field, "must be a date and time, like 2026-01-31T14:05") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=dt.UTC)
-    return parsed.isoformat()
 
 
 def read_text(param: str, *, strip: bool = False) -> Callable[[object], str]:
@@ -131,9 +131,9 @@ def read_text(param: str, *, strip: bool = False) -> Callable[[object], str]:
     return lambda value: _text(value, param).strip() if strip else _text(value, param)
 
 
-def read_utc_time(param: str) -> Callable[[object], str]:
-    """A :attr:`Control.read` for a ``datetime-local`` input labelled UTC."""
-    return lambda value: utc_timestamp(value, param)
+def read_zoned_time(param: str) -> Callable[[object], str]:
+    """A :attr:`Control.read` for a ``datetime-local`` input labelled with the viewer's zone."""
+    return lambda value: zoned_timestamp(value, param, viewer_zone())
 
 
 def read_statuses(value: object) -> str:
@@ -184,21 +184,25 @@ def toggle_ordering(current: str, column: object) -> str:
     return wanted
 
 
-def jump_to_date(query: JobListQuery, day: object) -> JobListQuery:
-    """Start the created-ordered list at ``day`` (UTC): newest first ends there, oldest first starts there.
+def jump_to_date(query: JobListQuery, day: object, *, zone: dt.tzinfo = dt.UTC) -> JobListQuery:
+    """Start the created-ordered list at ``day`` (a day in ``zone``): newest first ends there, oldest first
+    starts there.
 
     Keyset cursors are opaque, so the jump is a created range: the view stays a plain, shareable URL
     and a page there costs what the first page costs.
     """
     text = _text(day, "date").strip()
     try:
-        start = dt.datetime.combine(dt.date.fromisoformat(text), dt.time(), tzinfo=dt.UTC)
+        date = dt.date.fromisoformat(text)
     except ValueError:
         raise ValidationError.single("date", "must be a date, like 2026-01-31") from None
+    # The day's bounds in ``zone`` (a local day can be 23 or 25 hours long), in UTC.
+    start = dt.datetime.combine(date, dt.time(), tzinfo=zone).astimezone(dt.UTC)
+    end = dt.datetime.combine(date + dt.timedelta(days=1), dt.time(), tzinfo=zone).astimezone(dt.UTC)
     ordering = query.ordering if query.ordering in ("created_at", "-created_at") else DEFAULT_ORDERING
     after, before = query.filters.created_after, query.filters.created_before
     if ordering == "-created_at":
-        before = start + dt.timedelta(days=1)
+        before = end
         after = after if after is not None and after < before else None
     else:
         after = start

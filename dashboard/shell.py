@@ -9,6 +9,7 @@ in one process (the tests build one per test) without sharing or duplicating cal
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
 from pathlib import Path
 from types import ModuleType
@@ -23,6 +24,8 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from dashboard import pages
 from dashboard.delivery import dash_options
+from dashboard.live import INTERVAL_STORAGE_KEY, INTERVALS, interval_control
+from dashboard.local_time import ZONE_COOKIE, ZONE_MODE_KEY
 from dashboard.pages import PageCallbacks
 from dashboard.problems import problem
 from dashboard.settings import get_settings
@@ -37,8 +40,11 @@ THEME_STORAGE_KEY = "jobdash-theme"
 # A callback request carries a few inputs and states: far below this. Larger bodies are refused unread.
 CALLBACK_MAX_BYTES = 256 * 1024
 
-# Sets the saved theme before the first paint, so a dark-mode user never sees a white flash.
-_INDEX = """<!DOCTYPE html>
+# Sets the saved theme before the first paint, so a dark-mode user never sees a white flash, and the time
+# zone to show times in (the browser's, or UTC when the viewer chose it) in the cookie the server formats
+# times with, before Dash asks the server for anything (dashboard/local_time.py).
+_INDEX = (
+    """<!DOCTYPE html>
 <html lang="en" data-bs-theme="light">
     <head>
         <script>
@@ -47,6 +53,16 @@ _INDEX = """<!DOCTYPE html>
                     document.documentElement.setAttribute("data-bs-theme", "dark");
                 }
             } catch (e) {}
+            (function () {
+                var zone = "UTC";
+                try {
+                    if (localStorage.getItem("__ZONE_MODE_KEY__") !== "utc") {
+                        zone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+                    }
+                } catch (e) {}
+                document.documentElement.setAttribute("data-time-zone", zone);
+                document.cookie = "__ZONE_COOKIE__=" + zone + "; path=/; SameSite=Lax";
+            })();
         </script>
         {%metas%}
         <title>{%title%}</title>
@@ -62,6 +78,9 @@ _INDEX = """<!DOCTYPE html>
         </footer>
     </body>
 </html>""".replace("__THEME_KEY__", THEME_STORAGE_KEY)
+    .replace("__ZONE_MODE_KEY__", ZONE_MODE_KEY)
+    .replace("__ZONE_COOKIE__", ZONE_COOKIE)
+)
 
 # On the first call the saved choice wins (and moves the switch); afterwards the switch does.
 _APPLY_THEME = """
@@ -77,6 +96,42 @@ function (dark) {
     return [Boolean(dark), theme];
 }
 """.replace("__THEME_KEY__", THEME_STORAGE_KEY)
+
+
+# The auto-refresh choice: on the first call the saved one wins; a choice is saved and starts the ticks.
+_CHOOSE_INTERVAL = """
+function (seconds) {
+    const triggered = (window.dash_clientside.callback_context || {}).triggered || [];
+    const initial = triggered.every(function (t) { return !t.prop_id || t.prop_id === "."; });
+    const offered = __OFFERED__;
+    if (initial) {
+        try { seconds = localStorage.getItem("__INTERVAL_KEY__") || "0"; } catch (e) { seconds = "0"; }
+    }
+    seconds = offered.indexOf(String(seconds)) >= 0 ? String(seconds) : "0";
+    try { localStorage.setItem("__INTERVAL_KEY__", seconds); } catch (e) {}
+    window.dash_clientside.jobdash.live.every(Number(seconds));
+    return [seconds, Number(seconds)];
+}
+""".replace("__INTERVAL_KEY__", INTERVAL_STORAGE_KEY).replace(
+    "__OFFERED__", json.dumps([str(s) for s in INTERVALS])
+)
+
+# The UTC switch shows the saved choice; turning it saves the choice and reloads the page, whose first
+# script then sets the zone every time on it is drawn in (the server's and the tables' alike).
+_CHOOSE_ZONE = """
+function (utc) {
+    const triggered = (window.dash_clientside.callback_context || {}).triggered || [];
+    const initial = triggered.every(function (t) { return !t.prop_id || t.prop_id === "."; });
+    let saved = false;
+    try { saved = localStorage.getItem("__ZONE_MODE_KEY__") === "utc"; } catch (e) {}
+    if (initial || Boolean(utc) === saved) {
+        return [saved, document.documentElement.getAttribute("data-time-zone") || "UTC"];
+    }
+    try { localStorage.setItem("__ZONE_MODE_KEY__", utc ? "utc" : "local"); } catch (e) {}
+    window.location.reload();
+    return [Boolean(utc), window.dash_clientside.no_update];
+}
+""".replace("__ZONE_MODE_KEY__", ZONE_MODE_KEY)
 
 
 def nav_links() -> list[dbc.NavItem]:
@@ -96,7 +151,7 @@ def nav_links() -> list[dbc.NavItem]:
 
 
 def navbar() -> dbc.Navbar:
-    """Brand, the pages' links, and the light/dark switch."""
+    """Brand, the pages' links, the auto-refresh choice, the UTC switch and the light/dark switch."""
     brand = dcc.Link(
         [html.I(className="bi bi-kanban brand-mark"), html.Span("JobDash", className="ms-2")],
         href="/",
@@ -117,8 +172,19 @@ def navbar() -> dbc.Navbar:
         ],
         className="d-flex align-items-center theme-toggle",
     )
+    utc = dbc.Switch(
+        id="shell-utc-switch",
+        value=False,
+        className="mb-0 small text-nowrap",
+        label="UTC",
+        input_class_name="utc-switch",
+    )
+    controls = html.Div(
+        [interval_control(), html.Div(utc, title="Show times in UTC instead of your time zone"), theme],
+        className="d-flex flex-wrap align-items-center gap-3 shell-controls",
+    )
     return dbc.Navbar(
-        dbc.Container([brand, links, theme], fluid="xl", className="gap-3"),
+        dbc.Container([brand, links, controls], fluid="xl", className="gap-3"),
         color="var(--jd-surface)",
         className="shell-navbar border-bottom mb-4",
     )
@@ -131,6 +197,9 @@ def shell_layout() -> html.Div:
             navbar(),
             dbc.Container(dash.page_container, fluid="xl", className="pb-5", id="shell-main"),
             dcc.Store(id="shell-theme"),
+            dcc.Store(id="shell-tick"),  # set by each auto-refresh tick (assets/jobdash.js)
+            dcc.Store(id="shell-live"),
+            dcc.Store(id="shell-zone"),
         ]
     )
 
@@ -273,6 +342,18 @@ def init_dash(server: Flask) -> dash.Dash:
         Output("shell-theme-switch", "value"),
         Output("shell-theme", "data"),
         Input("shell-theme-switch", "value"),
+    )
+    app.clientside_callback(
+        _CHOOSE_INTERVAL,
+        Output("shell-refresh-interval", "value"),
+        Output("shell-live", "data"),
+        Input("shell-refresh-interval", "value"),
+    )
+    app.clientside_callback(
+        _CHOOSE_ZONE,
+        Output("shell-utc-switch", "value"),
+        Output("shell-zone", "data"),
+        Input("shell-utc-switch", "value"),
     )
     app.init_app(server)
     _attach_pages(app)  # after init_app: dash.register_page needs an app attached to a server

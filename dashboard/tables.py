@@ -20,11 +20,12 @@ from dash import ClientsideFunction, Input, Output, State, dcc, html
 from dash.development.base_component import Component
 
 from dashboard.components import STATUS_COLORS, STATUS_ICONS, html_attributes, status_label
+from dashboard.local_time import zone_label
 from dashboard.pages import PageCallbacks
 from db.models import STATUSES
 
 # How the browser draws a cell: "id" (#123), "link" (the value, linking to `href` with {id}), "status" (a
-# badge), "time" (UTC, as format_timestamp does), "text" (`empty` when blank).
+# badge), "time" (in the viewer's zone, its header naming it), "text" (`empty` when blank).
 KINDS = frozenset({"id", "link", "status", "time", "text"})
 
 
@@ -76,12 +77,12 @@ JOB_COLUMNS = (
         link_class="job-link stretched-link",
     ),
     Column("status", "Status", "status", header_class="status-col"),
-    Column("created_at", "Created (UTC)", "time", cell_class="time-cell"),
-    Column("updated_at", "Updated (UTC)", "time", cell_class="time-cell"),
+    Column("created_at", "Created", "time", cell_class="time-cell"),
+    Column("updated_at", "Updated", "time", cell_class="time-cell"),
 )
 HISTORY_COLUMNS = (
     Column("status", "Status", "status"),
-    Column("timestamp", "Time (UTC)", "time", cell_class="time-cell"),
+    Column("timestamp", "Time", "time", cell_class="time-cell"),
     Column("message", "Message", cell_class="message-cell", empty="—", empty_class="text-body-secondary"),
 )
 
@@ -118,10 +119,11 @@ def render_spec(body_id: str, columns: Sequence[Column], *, row_class: str, row_
 
 
 def header_cell(column: Column, content: Any = None) -> html.Th:
-    """The column's header (``content`` replaces its plain title, e.g. with a sort button)."""
-    return html.Th(
-        column.header if content is None else content, scope="col", className=column.header_class or None
-    )
+    """The column's header (``content`` replaces its plain title, e.g. with a sort button); a time
+    column's title names the zone its times are shown in."""
+    if content is None:
+        content = [column.header, zone_label()] if column.kind == "time" else column.header
+    return html.Th(content, scope="col", className=column.header_class or None)
 
 
 def renderer_callback(callbacks: PageCallbacks, prefix: str) -> None:

@@ -17,13 +17,14 @@ from dashboard.components import (
     empty_state,
     error_state,
     format_duration,
-    format_timestamp,
     html_attributes,
     pager,
     status_badge,
 )
 from dashboard.database import get_database
 from dashboard.figures import GRAPH_CONFIG, status_timeline_figure, timeline_height
+from dashboard.live import live_parts
+from dashboard.local_time import format_with_zone, viewer_zone
 from dashboard.pages import PageCallbacks, database_error_state
 from dashboard.settings import get_settings
 from dashboard.tables import (
@@ -91,12 +92,12 @@ def _fact(label: str, value: str) -> dbc.Col:
     )
 
 
-def build_job_header(job: Mapping[str, Any], *, now: dt.datetime) -> html.Div:
-    """Breadcrumb, name (as text) with its status, and the created/updated/duration facts."""
+def build_job_header(job: Mapping[str, Any], *, now: dt.datetime, zone: dt.tzinfo = dt.UTC) -> html.Div:
+    """Breadcrumb, name (as text) with its status, and the created/updated/duration facts (in ``zone``)."""
     duration, active = total_duration(job, now=now)
     facts = [
-        _fact("Created", format_timestamp(job["created_at"]) + " UTC"),
-        _fact("Updated", format_timestamp(job["updated_at"]) + " UTC"),
+        _fact("Created", format_with_zone(job["created_at"], zone)),
+        _fact("Updated", format_with_zone(job["updated_at"], zone)),
         _fact("Total duration", format_duration(duration) + (" so far" if active else "")),
         _fact("Events", f"{int(job.get('history_count', 0)):,}"),
     ]
@@ -160,11 +161,11 @@ def not_found(detail: str) -> html.Div:
     )
 
 
-def _timeline_card(segments: list[Segment], *, note: str) -> dbc.Card:
+def _timeline_card(segments: list[Segment], *, note: str, zone: dt.tzinfo) -> dbc.Card:
     """The swim-lane timeline beside the time spent in each status (its height reserved before plotly.js
     has loaded, so nothing moves when it draws)."""
     graph = html.Div(
-        dcc.Graph(id="job-timeline", figure=status_timeline_figure(segments), config=GRAPH_CONFIG),
+        dcc.Graph(id="job-timeline", figure=status_timeline_figure(segments, zone), config=GRAPH_CONFIG),
         style={"minHeight": f"{timeline_height(segments)}px"},
     )
     header = dbc.CardHeader(
@@ -234,12 +235,14 @@ def layout(job_id: object = None, **_query: object) -> html.Div:
     except SQLAlchemyError:
         return database_error_state(log, "job page", reset_href=f"/jobs/{number}")
     now = dt.datetime.now(dt.UTC)
+    zone = viewer_zone()
     note = build_timeline_note(shown=len(newest.results), total=int(job["history_count"]))
     return html.Div(
         [
-            build_job_header(job, now=now),
-            _timeline_card(status_segments(newest.results, now=now), note=note),
+            html.Div(build_job_header(job, now=now, zone=zone), id="job-header"),
+            _timeline_card(status_segments(newest.results, now=now), note=note, zone=zone),
             _history_card(history_page(None, {"job_id": number})),
+            *live_parts("job-history", {"events": int(job["history_count"])}),
         ],
         id="job-page",
     )

@@ -28,6 +28,7 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from dashboard import live
 from dashboard.components import (
     describe_count,
     empty_state,
@@ -49,29 +50,29 @@ from dashboard.list_state import (
     parse_view,
     read_statuses,
     read_text,
-    read_utc_time,
+    read_zoned_time,
     search_from_query,
     toggle_ordering,
-    utc_input,
     with_cursor,
+    zoned_input,
 )
+from dashboard.local_time import viewer_zone, zone_description, zone_label
 from dashboard.pages import PageCallbacks, database_error_state
 from dashboard.params import JobListQuery
 from dashboard.settings import get_settings
 from dashboard.tables import JOB_COLUMNS, header_cell, paged_table, render_spec, renderer_callback, rows_data
 from db.errors import ValidationError
 from db.models import NAME_MAX_LENGTH
-from db.queries import Page, count_jobs, list_and_count_jobs
+from db.queries import Count, Page, count_jobs, list_and_count_jobs
 from db.search import SearchPage
 from db.validation import Q_MAX_LENGTH
 
 log = logging.getLogger(__name__)
 callbacks = PageCallbacks()
 
-AUTO_REFRESH_MS = 10_000
 SORT_BUTTONS = {"jobs-sort-name": "name", "jobs-sort-created": "created", "jobs-sort-updated": "updated"}
-SORT_LABELS = {"name": "Name", "created": "Created (UTC)", "updated": "Updated (UTC)"}
-URL_TRIGGERS = {None, "jobs-url", "jobs-interval"}
+SORT_LABELS = {"name": "Name", "created": "Created", "updated": "Updated"}
+URL_TRIGGERS = {None, "jobs-url"}
 JOBS_SPEC = render_spec("jobs-rows", JOB_COLUMNS, row_class="job-row", row_key="jobId")
 # Header buttons of the sortable columns: column key -> (button id, sort name of toggle_ordering).
 SORTABLE = {
@@ -86,12 +87,13 @@ def build_sort_labels(ordering: str) -> dict[str, list[Any]]:
     key = ordering.lstrip("-")
     active = {"name": "name", "created_at": "created", "updated_at": "updated"}[key]
     labels = {}
-    for column, label in SORT_LABELS.items():
+    for column, title in SORT_LABELS.items():
+        label: list[Any] = [title] if column == "name" else [title, zone_label()]
         if column == active:
             arrow = "bi-sort-down" if ordering.startswith("-") else "bi-sort-up"
-            labels[column] = [label, html.I(className=f"bi {arrow} ms-1 sort-arrow active")]
+            labels[column] = [*label, html.I(className=f"bi {arrow} ms-1 sort-arrow active")]
         else:
-            labels[column] = [label, html.I(className="bi bi-arrow-down-up ms-1 sort-arrow")]
+            labels[column] = [*label, html.I(className="bi bi-arrow-down-up ms-1 sort-arrow")]
     return labels
 
 
@@ -154,10 +156,11 @@ def _family_filter(component_id: str, family: str) -> dbc.Col:
 
 
 def _time_filter(label: str, component_id: str, value: str) -> dbc.Col:
-    """One end of a time range: a labelled datetime input (UTC), debounced like the search."""
+    """One end of a time range: a datetime input in the viewer's zone (which its label says), debounced
+    like the search."""
     return dbc.Col(
         [
-            dbc.Label(label, html_for=component_id, className="filter-label"),
+            dbc.Label([label, zone_label()], html_for=component_id, className="filter-label"),
             dbc.Input(id=component_id, type="datetime-local", step=1, value=value, debounce=600, size="sm"),
         ],
         xl=2,
@@ -184,8 +187,8 @@ def _time_control(param: str, component_id: str, label: str) -> Control:
     return Control(
         param,
         component_id,
-        show=lambda query: utc_input(getattr(query.filters, param)),
-        read=read_utc_time(param),
+        show=lambda query: zoned_input(getattr(query.filters, param)),
+        read=read_zoned_time(param),
         build=functools.partial(_time_filter, label),
     )
 
@@ -208,8 +211,8 @@ CONTROLS = (
         read=read_text("family", strip=True),
         build=_family_filter,
     ),
-    _time_control("created_after", "jobs-created-after", "Created from (UTC)"),
-    _time_control("created_before", "jobs-created-before", "Created before (UTC)"),
+    _time_control("created_after", "jobs-created-after", "Created from"),
+    _time_control("created_before", "jobs-created-before", "Created before"),
     Control(
         "page_size",
         "jobs-page-size",
@@ -247,7 +250,7 @@ def _jump_to_date() -> html.Div:
             size="sm",
             className="jump-group",
         ),
-        title="Show the jobs created on or before this date (UTC), in created order",
+        title=f"Start the created-ordered list at this day, {zone_description(viewer_zone())}",
     )
 
 
@@ -321,13 +324,12 @@ def layout(**query: object) -> html.Div:
         className="text-body-secondary small jobs-count",
         **html_attributes(aria_live="polite"),
     )
-    refresh = dbc.Switch(id="jobs-auto-refresh", label="Auto-refresh", value=False, className="mb-0 small")
     enabled = {role for role, output in PAGER_OUTPUTS.items() if not view[output]}
     return html.Div(
         [
             dcc.Location(id="jobs-url", refresh=False),
-            dcc.Interval(id="jobs-interval", interval=AUTO_REFRESH_MS, disabled=True),
-            page_header("Jobs", count, refresh),
+            *live.live_parts("jobs"),
+            page_header("Jobs", count, html.Div()),
             _filters(shown),
             html.Div(id="jobs-filter-error", className="mb-3"),
             _jobs_table(view, parsed.ordering, _table_footer(shown, enabled=enabled)),
@@ -356,7 +358,7 @@ def requested_query(
         ordering = toggle_ordering(current.ordering, SORT_BUTTONS[trigger])
         return dataclasses.replace(current, ordering=ordering, cursor=None)
     if trigger == "jobs-jump":
-        return jump_to_date(current, jump_date)
+        return jump_to_date(current, jump_date, zone=viewer_zone())
     if trigger == "jobs-first":
         return with_cursor(current, None)
     if trigger in ("jobs-next", "jobs-prev"):
@@ -383,6 +385,29 @@ EMPTY: dict[str, Any] = {"rows": [], "next": None, "previous": None}
 PAGER_OUTPUTS = {"first": "first_disabled", "back": "prev_disabled", "forward": "next_disabled"}
 
 
+def read_table(query: JobListQuery, *, max_page_size: int) -> tuple[Page, Count, str]:
+    """One page of jobs for ``query``, their count, and how far a partial name search went."""
+    with get_database().read() as conn:
+        page, count = list_and_count_jobs(
+            conn,
+            filters=query.filters,
+            ordering=query.ordering,
+            page_size=query.page_size,
+            max_page_size=max_page_size,
+            cursor=query.cursor,
+        )
+        return page, count, _searched_note(conn, query, page)
+
+
+def table_data(page: Page) -> dict[str, Any]:
+    """The table's data store for a page that was read: its rows and the cursors around it."""
+    return {
+        "rows": rows_data(page.results, JOB_COLUMNS),
+        "next": page.next_cursor,
+        "previous": page.previous_cursor,
+    }
+
+
 def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) -> dict[str, Any]:
     """Read one page and the count for ``query``, and turn them into the table's outputs."""
     out: dict[str, Any] = {
@@ -391,16 +416,7 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
         "next_disabled": True,
     }
     try:
-        with get_database().read() as conn:
-            page, count = list_and_count_jobs(
-                conn,
-                filters=query.filters,
-                ordering=query.ordering,
-                page_size=query.page_size,
-                max_page_size=max_page_size,
-                cursor=query.cursor,
-            )
-            searched = _searched_note(conn, query, page)
+        page, count, searched = read_table(query, max_page_size=max_page_size)
     except ValidationError as exc:
         state = error_state(
             "This page link is no longer valid",
@@ -433,11 +449,7 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
         )
     return {
         **out,
-        "data": {
-            "rows": rows_data(page.results, JOB_COLUMNS),
-            "next": page.next_cursor,
-            "previous": page.previous_cursor,
-        },
+        "data": table_data(page),
         "notice": notice,
         "count": describe_count(count) + searched,
         "prev_disabled": page.previous_cursor is None,
@@ -497,11 +509,9 @@ def update_view(
         # A control was used on a broken URL: start from the defaults instead.
         current = parse_view({}, **sizes)
     if trigger in URL_TRIGGERS:
+        # The URL changed (first load, back/forward, a link): show it in the controls.
         wanted = current
-        if trigger != "jobs-interval":
-            # The URL changed (first load, back/forward, a link): show it in the controls. A refresh
-            # tick leaves them alone, so text being typed is never overwritten.
-            out["controls"] = controls_from_query(wanted, CONTROLS)
+        out["controls"] = controls_from_query(wanted, CONTROLS)
     else:
         try:
             wanted = requested_query(
@@ -516,6 +526,7 @@ def update_view(
             # control being edited is never written to, so what is typed there is never overwritten.
             out["controls"] = _changed_controls(current, wanted)
     first_page = with_cursor(wanted, None)
+    read_at = dt.datetime.now(dt.UTC)  # jobs created from here on are newer than the rows shown
     out.update(
         render_table(
             wanted,
@@ -526,7 +537,8 @@ def update_view(
     labels = build_sort_labels(wanted.ordering)
     out.update(sort_name=labels["name"], sort_created=labels["created"], sort_updated=labels["updated"])
     # The URL the table shows, so that the page's Location reporting that same URL costs nothing.
-    out["data"] = {**out["data"], "search": out["search"] if isinstance(out["search"], str) else search}
+    shown_search = out["search"] if isinstance(out["search"], str) else search
+    out["data"] = {**out["data"], "search": shown_search, "as_of": read_at.isoformat()}
     return out
 
 
@@ -547,7 +559,6 @@ def same_query(search: object, shown: object) -> bool:
         "controls": {control.param: Input(control.component_id, "value") for control in CONTROLS},
         "clicks": [Input(button, "n_clicks") for button in SORT_BUTTONS]
         + [Input(button, "n_clicks") for button in ("jobs-first", "jobs-prev", "jobs-next", "jobs-jump")],
-        "refresh": Input("jobs-interval", "n_intervals"),
     },
     state={
         "pathname": State("jobs-url", "pathname"),
@@ -560,7 +571,6 @@ def on_view_change(
     search: object,
     controls: dict[str, object],
     clicks: object,
-    refresh: object,
     pathname: object,
     shown: object,
     jump_date: object,
@@ -583,14 +593,6 @@ def on_view_change(
 
 
 renderer_callback(callbacks, "jobs")
-
-
-@callbacks.callback(
-    Output("jobs-interval", "disabled"), Input("jobs-auto-refresh", "value"), prevent_initial_call=True
-)
-def toggle_auto_refresh(enabled: object) -> bool:
-    """Auto-refresh is off unless switched on."""
-    return enabled is not True
 
 
 dash.register_page(

@@ -19,7 +19,7 @@ from dashboard.components import (
     empty_state,
     error_state,
     format_duration,
-    format_timestamp,
+    html_attributes,
     page_header,
     stat_card,
     status_label,
@@ -32,6 +32,7 @@ from dashboard.figures import (
     empty_figure,
     status_distribution_figure,
 )
+from dashboard.local_time import bucket_description, format_with_zone, viewer_zone, zone_abbreviation
 from dashboard.pages import PageCallbacks, database_error_state
 from db.errors import ValidationError
 from db.models import STATUSES
@@ -98,8 +99,11 @@ def build_kpis(in_range: Mapping[str, int], totals: Totals | None) -> dbc.Row:
     return dbc.Row([dbc.Col(card, xs=6, md=4, xl=2) for card in cards], className="g-3")
 
 
-def build_failures(rows: Iterable[Mapping[str, Any]], *, now: dt.datetime) -> html.Div:
-    """The latest failures, each linking to its job (names are shown as text, never as HTML)."""
+def build_failures(
+    rows: Iterable[Mapping[str, Any]], *, now: dt.datetime, zone: dt.tzinfo = dt.UTC
+) -> html.Div:
+    """The latest failures, each linking to its job (names are shown as text, never as HTML); each row is
+    keyed by its job, so a refresh that changes one row leaves the others' elements alone."""
     items = [
         html.Tr(
             [
@@ -116,11 +120,13 @@ def build_failures(rows: Iterable[Mapping[str, Any]], *, now: dt.datetime) -> ht
                 ),
                 html.Td(
                     f"failed {format_duration(now - row['updated_at'])} ago",
-                    title=f"{format_timestamp(row['updated_at'])} UTC",
+                    title=format_with_zone(row["updated_at"], zone),
                     className="time-cell text-end",
                 ),
             ],
             className="failure-row",
+            key=str(int(row["id"])),
+            **html_attributes(data_job_id=str(int(row["id"]))),
         )
         for row in rows
     ]
@@ -218,10 +224,12 @@ def layout(**_query: object) -> html.Div:
     Output("overview-error", "children"),
     Input("overview-range", "value"),
     Input("overview-refresh", "n_clicks"),
+    Input("shell-tick", "data"),  # auto-refresh (dashboard/live.py)
 )
-def update_overview(range_key: object, _refresh: object) -> tuple[Any, ...]:
+def update_overview(range_key: object, _refresh: object, _tick: object = None) -> tuple[Any, ...]:
     """Read the range's series, the totals and the latest failures, and draw them."""
     now = dt.datetime.now(dt.UTC)
+    zone = viewer_zone()
     unavailable = empty_figure("No data")
     try:
         since, until, bucket = time_window(range_key, now=now)
@@ -240,10 +248,11 @@ def update_overview(range_key: object, _refresh: object) -> tuple[Any, ...]:
     label = RANGES[str(range_key)].label
     return (
         build_kpis(in_range, totals),
-        created_over_time_figure(series, bucket=bucket, since=since, until=until),
+        created_over_time_figure(series, bucket=bucket, since=since, until=until, zone=zone),
         status_distribution_figure(in_range),
-        build_failures(failures, now=now),
-        f"Jobs created in the last {label}, by {bucket} (UTC) · as of {now:%H:%M:%S} UTC",
+        build_failures(failures, now=now, zone=zone),
+        f"Jobs created in the last {label}, by {bucket_description(bucket, zone)}"
+        f" · as of {now.astimezone(zone):%H:%M:%S} {zone_abbreviation(zone, at=now)}",
         None,
     )
 

@@ -208,31 +208,12 @@ def test_hostile_posts_get_a_message_never_a_traceback(
     assert "not valid" in body or "cannot use" in body
 
 
-def test_auto_refresh_is_off_unless_switched_on(page: ModuleType) -> None:
-    assert page.toggle_auto_refresh(None) is True
-    assert page.toggle_auto_refresh(False) is True
-    assert page.toggle_auto_refresh("yes") is True
-    assert page.toggle_auto_refresh(True) is False
-
-
 def test_layout_shows_the_url_filters_and_survives_a_bad_url(app: Any, page: ModuleType) -> None:
     with app.server.test_request_context():
         good = text(page.layout(status="FAILED", q="etl"))
         bad = text(page.layout(status="BOGUS", page_size=["1", "2"]))
     assert '"value": ["FAILED"]' in good and '"value": "etl"' in good
     assert "cannot use" in bad and '"data-state": "error"' in bad  # the layout explains what is wrong
-
-
-def test_a_refresh_tick_rereads_the_page_but_leaves_the_controls(
-    app: Any, page: ModuleType, job_factory: Any
-) -> None:
-    job_factory(status="FAILED")
-    with app.server.test_request_context():
-        out = page.update_view(
-            "jobs-interval", search="?status=FAILED", controls={**CONTROLS, "q": "being typ"}
-        )
-    assert set(out["controls"].values()) == {no_update} and out["search"] is no_update
-    assert out["count"] == "1 job"
 
 
 def test_jumping_to_a_date_filters_the_created_range_and_shows_it(app: Any, page: ModuleType) -> None:

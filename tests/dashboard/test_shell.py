@@ -75,7 +75,7 @@ def test_unknown_paths_get_the_friendly_404(client: Any) -> None:
 
 def test_malformed_callback_requests_are_a_400_problem(client: Any) -> None:
     client.get("/")
-    target = "jobs-interval.disabled"
+    target = "jobs-live.data"
     bodies = [
         b"not json",
         b"[1, 2]",

@@ -96,7 +96,11 @@ def test_a_paged_table_draws_its_rows_from_its_data_store_and_has_the_pager_belo
     assert (store.id, store.data) == ("t-data", data)
     assert (spec_store.id, spec_store.data) == ("t-spec", spec) and rendered.id == "t-rendered"
     head, rows = table_box.children.children
-    assert [th.children for th in head.children.children] == [column.header for column in JOB_COLUMNS]
+    cells = head.children.children
+    titles = [th.children if isinstance(th.children, str) else th.children[0] for th in cells]
+    assert titles == [column.header for column in JOB_COLUMNS]
+    # A time column names the zone its times are shown in (UTC without the browser's cookie).
+    assert [th.children[1].children for th in cells[3:]] == ["(UTC)", "(UTC)"]
     assert rows.id == "t-rows" and getattr(rows, "children", None) is None  # drawn by the browser
     assert notice.id == "t-notice" and notice.children.children == "nothing here"
     assert card_footer.children is footer
