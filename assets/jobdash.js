@@ -4,7 +4,7 @@
  * callback `jobdash.renderRows` turns them into <tr> elements of the table's <tbody>, which Dash itself
  * never fills. Rows are keyed by id: a row whose cells did not change keeps its element, so a refresh
  * re-renders only what changed. What a cell shows is said by the table's spec (built in Python, once per
- * page): columns with a key, a kind (id, link, status, time, text) and a class. Text is always set as
+ * page): columns with a key, a kind (id, link, status, time, duration, text) and a class. Text is always set as
  * text (textContent), never as HTML, so a job name or message cannot inject markup.
  */
 (function () {
@@ -54,6 +54,12 @@
             td.appendChild(statusBadge(value, spec.statuses || {}));
         } else if (column.kind === "time") {
             td.textContent = utcTime(value);
+        } else if (column.kind === "duration") {
+            // {text, running}: a finished job's duration, or an unfinished one's time so far (muted).
+            td.textContent = (value && value.text) || "";
+            if (value && value.running) {
+                td.classList.add("duration-running", "text-body-secondary", "fst-italic");
+            }
         } else if (value === null || value === undefined || value === "") {
             td.textContent = column.empty || "";
             if (column.emptyClass) {

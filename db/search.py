@@ -18,13 +18,11 @@ See docs/search.md.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, func, literal, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, literal, or_, select, true
 
 from db import cursor as cursors
 from db import queries, validation
@@ -65,24 +63,34 @@ def _walk_statement(
     budget: int,
     limit: int,
 ) -> Select[Any]:
-    """At most ``budget`` rows of the list without ``q``, in order; of those, the matches, plus the
-    first and the last row read (``rn`` 1 and ``budget``) and the row after (``budget`` + 1, only
-    looked at to know whether the list goes on), so the caller knows where the walk ended."""
-    assert filters.q is not None
-    unfiltered = dataclasses.replace(filters, q=None)
+    """At most ``budget`` rows of the list without its row-by-row filters (``q``, ranges of other
+    columns than the ordering's), in order; of those, the matches, plus the first and the last row read
+    (``rn`` 1 and ``budget``) and the row after (``budget`` + 1, only looked at to know whether the list
+    goes on), so the caller knows where the walk ended."""
+    unfiltered = filters.aligned(key_name)
     # One row past the budget tells a walk that stopped at the budget from one that reached the end.
     window = queries._jobs_page_statement(
         unfiltered, key_name, split, descending, with_cursor, budget + 1
     ).subquery()
-    order = queries._order(window.c[key_name], window.c.id, descending)
+    label = queries.key_label(key_name)
+    order = queries._order(window.c[label], window.c.id, descending)
     numbered = select(
         window,
         func.row_number().over(order_by=order).label("rn"),
-        _contains(window.c.name, filters.q).label("hit"),
+        _hit(window, filters).label("hit"),
     ).subquery()
     keep = or_(numbered.c.hit, numbered.c.rn.in_((1, budget, budget + 1)))
-    outer_order = queries._order(numbered.c[key_name], numbered.c.id, descending)
+    outer_order = queries._order(numbered.c[label], numbered.c.id, descending)
     return select(numbered).where(keep).order_by(*outer_order).limit(limit)
+
+
+def _hit(window: Any, filters: JobFilter) -> ColumnElement[bool]:
+    """Whether a row of ``window`` passes the filters tested row by row (any that ``window`` already
+    applied as its index range pass again, harmlessly)."""
+    conds = filters.range_conditions(window.c.created_at, window.c.updated_at, window.c.duration)
+    if filters.q:
+        conds.append(_contains(window.c.name, filters.q))
+    return and_(true(), *conds)
 
 
 # The walk must be the ordered index scan even where the planner would rather read a small status whole
@@ -105,7 +113,7 @@ def list_matches(
     page_size = validation.page_size(page_size, maximum=max_page_size)
     budget = budget if budget is not None else BUDGET_PER_ROW * page_size
     scope = cursors.fingerprint("jobs", ordering, filters)
-    key_type: type[str] | type[dt.datetime] = str if key_name == "name" else dt.datetime
+    key_type = queries._key_type(key_name)
     position = cursors.decode(cursor, scope=scope, key_type=key_type) if cursor is not None else None
     backwards = position is not None and position.direction == "prev"
     split = filters.split(conn)
@@ -113,12 +121,14 @@ def list_matches(
     stmt = _walk_statement(
         filters, key_name, split, descending != backwards, position is not None, budget, page_size + 4
     )
-    params = {} if position is None else {"cursor_key": position.key, "cursor_id": position.id}
+    params = {}
+    if position is not None:
+        params = {"cursor_key": queries.bind_key(key_name, position.key), "cursor_id": position.id}
     with _ordered_walk(conn):
         result = conn.execute(stmt, params)
         rows = result.all()
     columns = list(result.keys())
-    names = [n for n in columns if n not in ("rn", "hit")]
+    names = [n for n in columns if n not in ("rn", "hit", queries.SORT_KEY)]
     hits: list[dict[str, Any]] = []
     first: dict[str, Any] | None = None
     last: dict[str, Any] | None = None  # the row read at the budget, if the walk got that far
@@ -146,7 +156,9 @@ def list_matches(
         hits.reverse()
 
     def token(direction: cursors.Direction, row: dict[str, Any]) -> str:
-        return cursors.encode(cursors.Cursor(direction, row[key_name], row["id"]), scope=scope)
+        return cursors.encode(
+            cursors.Cursor(direction, row[queries.row_key(key_name)], row["id"]), scope=scope
+        )
 
     # Walking on: after the last match when the page filled, after the last row read when partial.
     onward = token("prev" if backwards else "next", last) if partial and last else None
@@ -161,7 +173,8 @@ def list_matches(
             back = token("next" if backwards else "prev", first)
     through = None
     if partial and last is not None:
-        through = {"key": key_name, "value": last[key_name], "id": last["id"]}
+        key = queries.row_key(key_name)
+        through = {"key": key, "value": last[key], "id": last["id"]}
     return SearchPage(
         results=hits,
         next_cursor=back if backwards else onward,
@@ -173,14 +186,22 @@ def list_matches(
     )
 
 
+def _count_key(filters: JobFilter) -> str:
+    """The ordering a count walks: the one whose index holds a range filter as a range (the updated
+    range, else the duration range), else creation order."""
+    ranges = filters.ranges()
+    if ranges["updated"]:
+        return "updated_at"
+    return "duration" if ranges["duration"] else "created_at"
+
+
 @functools.lru_cache(maxsize=1024)
 def _count_statement(filters: JobFilter, split: bool, budget: int) -> Select[int, int]:
-    """Of the first ``budget`` jobs by creation time (the list without ``q``): how many, how many match."""
-    assert filters.q is not None
-    unfiltered = dataclasses.replace(filters, q=None)
-    window = queries._jobs_page_statement(unfiltered, "created_at", split, False, False, budget).subquery()
-    hit = _contains(window.c.name, filters.q)
-    return select(func.count(), func.count().filter(hit)).select_from(window)
+    """Of the first ``budget`` jobs of the walked ordering (the list without its row-by-row filters):
+    how many, how many match."""
+    key = _count_key(filters)
+    window = queries._jobs_page_statement(filters.aligned(key), key, split, False, False, budget).subquery()
+    return select(func.count(), func.count().filter(_hit(window, filters))).select_from(window)
 
 
 def count_matches(

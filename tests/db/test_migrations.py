@@ -24,6 +24,12 @@ EXPECTED_JOB_INDEXES = {
     "ix_job_current_status_type_created_at_id",
     "ix_job_current_status_type_updated_at_id",
     "ix_job_current_status_type_name_id",
+    "ix_job_duration_asc_id",
+    "ix_job_duration_desc_id",
+    "ix_job_current_status_type_duration_asc_id",
+    "ix_job_current_status_type_duration_desc_id",
+    "ix_job_family_current_status_type_duration_asc_id",
+    "ix_job_family_current_status_type_duration_desc_id",
 }
 
 
