@@ -62,6 +62,7 @@ def _walk_statement(
     with_cursor: bool,
     budget: int,
     limit: int,
+    family_order: bool = False,
 ) -> Select[Any]:
     """At most ``budget`` rows of the list without its row-by-row filters (``q``, ranges of other
     columns than the ordering's), in order; of those, the matches, plus the first and the last row read
@@ -70,7 +71,7 @@ def _walk_statement(
     unfiltered = filters.aligned(key_name)
     # One row past the budget tells a walk that stopped at the budget from one that reached the end.
     window = queries._jobs_page_statement(
-        unfiltered, key_name, split, descending, with_cursor, budget + 1
+        unfiltered, key_name, split, descending, with_cursor, budget + 1, family_order=family_order
     ).subquery()
     label = queries.key_label(key_name)
     order = queries._order(window.c[label], window.c.id, descending)
@@ -118,8 +119,17 @@ def list_matches(
     backwards = position is not None and position.direction == "prev"
     split = filters.split(conn)
     # At most page_size + 1 matches, plus the first and the last row read and the one after.
+    # A family is read from its own indexes only, as for a list without walk (queries._jobs_page_statement).
+    family_order = filters.family is not None and conn.dialect.name == "postgresql"
     stmt = _walk_statement(
-        filters, key_name, split, descending != backwards, position is not None, budget, page_size + 4
+        filters,
+        key_name,
+        split,
+        descending != backwards,
+        position is not None,
+        budget,
+        page_size + 4,
+        family_order,
     )
     params = {}
     if position is not None:
@@ -196,11 +206,13 @@ def _count_key(filters: JobFilter) -> str:
 
 
 @functools.lru_cache(maxsize=1024)
-def _count_statement(filters: JobFilter, split: bool, budget: int) -> Select[int, int]:
+def _count_statement(filters: JobFilter, split: bool, budget: int, family_order: bool) -> Select[int, int]:
     """Of the first ``budget`` jobs of the walked ordering (the list without its row-by-row filters):
     how many, how many match."""
     key = _count_key(filters)
-    window = queries._jobs_page_statement(filters.aligned(key), key, split, False, False, budget).subquery()
+    window = queries._jobs_page_statement(
+        filters.aligned(key), key, split, False, False, budget, family_order=family_order
+    ).subquery()
     return select(func.count(), func.count().filter(_hit(window, filters))).select_from(window)
 
 
@@ -216,7 +228,8 @@ def count_matches(
         return Count(len(page.results), "exact")
     split = filters.split(conn)
     with _ordered_walk(conn):
-        read, found = conn.execute(_count_statement(filters, split, budget)).one()
+        family_order = filters.family is not None and conn.dialect.name == "postgresql"
+        read, found = conn.execute(_count_statement(filters, split, budget, family_order)).one()
     if read < budget:
         return Count(int(found), "exact")
     # "more than found - 1"; with no match yet the count knows nothing beyond "not known to be any".

@@ -189,8 +189,8 @@ def _seconds_filter(label: str, component_id: str, value: float | None) -> dbc.C
                 size="sm",
             ),
         ],
-        xl=1,
-        md=3,
+        xl=2,
+        md=4,
     )
 
 
