@@ -74,14 +74,17 @@ def _walk_statement(
         unfiltered, key_name, split, descending, with_cursor, budget + 1, family_order=family_order
     ).subquery()
     label = queries.key_label(key_name)
-    order = queries._order(window.c[label], window.c.id, descending)
+    # Ordered by family first too when the window is (see queries._jobs_page_statement): no Sort.
+    lead = [window.c.family.desc() if descending else window.c.family.asc()] if family_order else []
+    order = [*lead, *queries._order(window.c[label], window.c.id, descending)]
     numbered = select(
         window,
         func.row_number().over(order_by=order).label("rn"),
         _hit(window, filters).label("hit"),
     ).subquery()
     keep = or_(numbered.c.hit, numbered.c.rn.in_((1, budget, budget + 1)))
-    outer_order = queries._order(numbered.c[label], numbered.c.id, descending)
+    outer_lead = [numbered.c.family.desc() if descending else numbered.c.family.asc()] if family_order else []
+    outer_order = [*outer_lead, *queries._order(numbered.c[label], numbered.c.id, descending)]
     return select(numbered).where(keep).order_by(*outer_order).limit(limit)
 
 
