@@ -7,7 +7,7 @@
  * in place (never detached), a changed row is replaced where it stands, and rows are inserted or removed
  * around the others. Rows the data lists in `fresh` (added at the top by a refresh) are marked new. What
  * a cell shows is said by the table's spec (built in Python, once per page): columns with a key, a kind
- * (id, link, status, time, text) and a class. Text is always set as text (textContent), never as HTML,
+ * (id, link, status, time, duration, text) and a class. Text is always set as text (textContent), never as HTML,
  * so a job name or message cannot inject markup.
  *
  * Times are shown in the zone the index page's first script chose (the browser's, or UTC when the viewer
@@ -99,6 +99,12 @@
             td.textContent = zonedTime(value);
             if (ZONE !== "UTC" && value) {
                 td.title = utcTime(value);
+            }
+        } else if (column.kind === "duration") {
+            // {text, running}: a finished job's duration, or an unfinished one's time so far (muted).
+            td.textContent = (value && value.text) || "";
+            if (value && value.running) {
+                td.classList.add("duration-running", "text-body-secondary", "fst-italic");
             }
         } else if (value === null || value === undefined || value === "") {
             td.textContent = column.empty || "";

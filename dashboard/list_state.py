@@ -33,7 +33,8 @@ MAX_QUERY_FIELDS = 32
 MAX_TEXT_LENGTH = 512
 PAGE_SIZE_CHOICES = (10, 25, 50, 100, 200)
 # Clicking a column header sorts by it: dates newest first, names A to Z; clicking again reverses.
-SORT_KEYS = {"name": "name", "created": "-created_at", "updated": "-updated_at"}
+# Durations longest first.
+SORT_KEYS = {"name": "name", "created": "-created_at", "updated": "-updated_at", "duration": "-duration"}
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,24 @@ def read_text(param: str, *, strip: bool = False) -> Callable[[object], str]:
 def read_zoned_time(param: str) -> Callable[[object], str]:
     """A :attr:`Control.read` for a ``datetime-local`` input labelled with the viewer's zone."""
     return lambda value: zoned_timestamp(value, param, viewer_zone())
+
+
+def read_seconds(param: str) -> Callable[[object], str]:
+    """A :attr:`Control.read` for a number of seconds (a number input gives a number or text)."""
+
+    def read(value: object) -> str:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return _text(value, param).strip()
+
+    return read
+
+
+def seconds_input(value: float | None) -> float | int | None:
+    """A duration as a number input shows it (whole seconds without a decimal point)."""
+    if value is None:
+        return None
+    return int(value) if value.is_integer() else value
 
 
 def read_statuses(value: object) -> str:

@@ -1,7 +1,8 @@
 """Parsing of list query strings, shared by the JSON API and the dashboard's URL-driven pages.
 
 Both speak the same parameter names (``status``, ``q``, ``created_after``, ``created_before``,
-``family``, ``ordering``, ``page_size``, ``cursor``), so one pydantic model validates both, and a link
+``family``, ``updated_after``, ``updated_before``, ``min_duration``, ``max_duration``, ``ordering``,
+``page_size``, ``cursor``), so one pydantic model validates both, and a link
 copied from the dashboard means the same thing to the API.
 """
 
@@ -57,6 +58,16 @@ class JobListParams(BaseModel):
     created_before: QueryDatetime | None = Field(None, description="ISO 8601 with offset; exclusive.")
     family: str | None = Field(
         None, max_length=NAME_MAX_LENGTH, description="Job family (the name without its run-specific tail)."
+    )
+    updated_after: QueryDatetime | None = Field(
+        None, description="Newest event (for a finished job: when it finished) at or after; ISO 8601."
+    )
+    updated_before: QueryDatetime | None = Field(None, description="Newest event before; ISO 8601.")
+    min_duration: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="Finished jobs that took at least this many seconds."
+    )
+    max_duration: float | None = Field(
+        None, ge=0, allow_inf_nan=False, description="Finished jobs that took at most this many seconds."
     )
     ordering: Ordering = Field(DEFAULT_ORDERING, description="Sort key; ties are broken by id.")
     page_size: int | None = Field(None, ge=1, description="Rows per page, 1..JOBDASH_MAX_PAGE_SIZE.")
@@ -149,6 +160,8 @@ def _query_text(value: object) -> str:
         return ",".join(map(str, value))
     if isinstance(value, dt.datetime):
         return value.isoformat()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
     return str(value)
 
 

@@ -11,7 +11,7 @@ kind of cell, one case in ``assets/jobdash.js``).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +25,9 @@ from dashboard.pages import PageCallbacks
 from db.models import STATUSES
 
 # How the browser draws a cell: "id" (#123), "link" (the value, linking to `href` with {id}), "status" (a
-# badge), "time" (in the viewer's zone, its header naming it), "text" (`empty` when blank).
-KINDS = frozenset({"id", "link", "status", "time", "text"})
+# badge), "time" (in the viewer's zone, its header naming it), "duration" ({text, running}: muted while
+# running), "text" (`empty` when blank).
+KINDS = frozenset({"id", "link", "status", "time", "duration", "text"})
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,8 @@ class Column:
     link_class: str = ""
     empty: str = ""  # shown for a blank text value
     empty_class: str = ""
+    # What the cell gets from the whole row, when it is not the row's ``key`` field as it is.
+    value: Callable[[Mapping[str, Any]], object] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -79,12 +82,49 @@ JOB_COLUMNS = (
     Column("status", "Status", "status", header_class="status-col"),
     Column("created_at", "Created", "time", cell_class="time-cell"),
     Column("updated_at", "Updated", "time", cell_class="time-cell"),
+    Column(
+        "duration",
+        "Duration",
+        "duration",
+        cell_class="duration-cell text-nowrap",
+        value=lambda row: duration_cell(row),
+    ),
 )
 HISTORY_COLUMNS = (
     Column("status", "Status", "status"),
     Column("timestamp", "Time", "time", cell_class="time-cell"),
     Column("message", "Message", cell_class="message-cell", empty="—", empty_class="text-body-secondary"),
 )
+
+
+def describe_seconds(seconds: float) -> str:
+    """A duration for people: ``0.42 s``, ``12.3 s``, ``12 m 5 s``, ``3 h 12 m``, ``2 d 4 h``."""
+    if seconds < 60:
+        return f"{seconds:.2f} s" if seconds < 1 else f"{seconds:.1f} s"
+    whole = int(seconds)
+    days, rest = divmod(whole, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    if hours:
+        return f"{hours} h {minutes} m"
+    return f"{minutes} m {secs} s"
+
+
+def duration_cell(row: Mapping[str, Any], *, now: dt.datetime | None = None) -> dict[str, object]:
+    """A finished job's duration, or for an unfinished one its running time so far (``running 3 h 12 m``)."""
+    if row.get("duration") is not None:
+        return {"text": describe_seconds(float(row["duration"])), "running": False}
+    so_far = ((now or dt.datetime.now(dt.UTC)) - row["created_at"]).total_seconds()
+    # To the minute: the text (and so the row) changes once a minute, not on every refresh.
+    minutes = int(max(so_far, 0.0) // 60)
+    text = (
+        "running < 1 m"
+        if minutes == 0
+        else f"running {describe_seconds(minutes * 60.0).removesuffix(' 0 s')}"
+    )
+    return {"text": text, "running": True}
 
 
 def _json_value(value: object) -> object:
@@ -96,8 +136,14 @@ def _json_value(value: object) -> object:
 
 def rows_data(rows: Iterable[Mapping[str, Any]], columns: Sequence[Column]) -> list[dict[str, object]]:
     """The rows as the browser gets them: ``id`` and each column's value."""
-    keys = ["id", *(column.key for column in columns if column.key != "id")]
-    return [{key: _json_value(row[key]) for key in keys} for row in rows]
+    cells = [column for column in columns if column.key != "id"]
+    return [
+        {
+            "id": row["id"],
+            **{c.key: _json_value(c.value(row) if c.value else row[c.key]) for c in cells},
+        }
+        for row in rows
+    ]
 
 
 def render_spec(body_id: str, columns: Sequence[Column], *, row_class: str, row_key: str) -> dict[str, Any]:

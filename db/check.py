@@ -3,7 +3,8 @@
 Problems (the check fails on any): a count row that differs from a recount of ``job`` (drift), a job
 whose current status or ``updated_at`` differs from its newest event (the invariant), a job with no
 event; a history aggregate row or a flag that differs from a replay of the event log, a job whose
-``status_since`` differs from its history, a job whose family is not the one ``JOBDASH_FAMILY_PATTERN``
+``status_since`` differs from its history, a job whose ``duration_s`` is not the one its status and
+times give (db/durations.py), a job whose family is not the one ``JOBDASH_FAMILY_PATTERN``
 gives (after a change of the pattern: ``--repair`` works them out again), more families than the cap.
 Findings (reported, never a failure): events dated further in the future than the allowed skew, which
 were accepted before the write path refused them; transitions the lifecycle does not allow; jobs
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, bindparam, select, text
 
-from db import aggregates, families, history
+from db import aggregates, durations, families, history
 from db.families import FamilyRules
 from db.models import UTCDateTime, as_utc, job_table
 
@@ -68,6 +69,10 @@ def _stamp(value: object) -> str:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     return as_utc(value).isoformat() if isinstance(value, dt.datetime) else str(value)
+
+
+def _seconds(value: float | None) -> str:
+    return "unfinished (null)" if value is None else f"{value:.6f} s"
 
 
 def _history_problems(conn: Connection, report: Report, rules: FamilyRules) -> None:
@@ -150,6 +155,13 @@ def check(
             f"invariant: job {job_id} is {status} at {_stamp(updated)}, "
             f"but its newest event is {newest_status} at {_stamp(newest_at)}"
         )
+    wrong, wrong_count = durations.wrong_durations(conn, limit=SHOWN)
+    for job_id, stored, expected in wrong:
+        report.problems.append(
+            f"duration: job {job_id} says {_seconds(stored)}, its status and times give {_seconds(expected)}"
+        )
+    if wrong_count > len(wrong):
+        report.problems.append(f"duration: {wrong_count - len(wrong)} more jobs")
     for (job_id,) in conn.execute(WITHOUT_EVENTS, {"limit": SHOWN}):
         report.problems.append(f"invariant: job {job_id} has no event")
     limit_at = (now or dt.datetime.now(dt.UTC)) + skew
@@ -163,6 +175,7 @@ def check(
 
 
 def repair(conn: Connection, *, rules: FamilyRules = families.DEFAULT_RULES) -> None:
-    """Work out every family and ``status_since`` again and rebuild every count and history table from
-    the jobs and their events (writers wait meanwhile); the invariant is not touched."""
+    """Work out every family, ``status_since`` and duration again and rebuild every count and history
+    table from the jobs and their events (writers wait meanwhile); the invariant is not touched."""
     history.rebuild(conn, rules)
+    durations.repair(conn)

@@ -37,7 +37,8 @@ class Cursor:
     """Where a page starts: after (``next``) or before (``prev``) the row with this sort key and id."""
 
     direction: Direction
-    key: str | dt.datetime
+    # A name, a time, or a duration in seconds (None: an unfinished job, in a duration ordering).
+    key: str | dt.datetime | float | None
     id: int
 
 
@@ -55,7 +56,7 @@ def encode(cursor: Cursor, *, scope: str) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
-def decode(token: object, *, scope: str, key_type: type[str] | type[dt.datetime]) -> Cursor:
+def decode(token: object, *, scope: str, key_type: type[str] | type[dt.datetime] | type[float]) -> Cursor:
     """Parse a token made by :func:`encode` for the same ``scope``; anything else is a ValidationError."""
     invalid = ValidationError.single("cursor", "is not a valid cursor for this list; start from page one")
     if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH:
@@ -72,6 +73,17 @@ def decode(token: object, *, scope: str, key_type: type[str] | type[dt.datetime]
         raise invalid
     if isinstance(ident, bool) or not isinstance(ident, int) or not 0 <= ident < 2**63:
         raise invalid
+    if key_type is float:
+        # A duration: a finite non-negative number, or null for an unfinished job.
+        if key is not None and (
+            isinstance(key, bool) or not isinstance(key, int | float) or not 0 <= key < 1e12
+        ):
+            raise invalid
+        return Cursor(
+            direction="next" if direction == "n" else "prev",
+            key=None if key is None else float(key),
+            id=ident,
+        )
     if not isinstance(key, str) or len(key) > 1024 or not _storable(key):
         raise invalid
     value: str | dt.datetime = key

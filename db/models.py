@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Double,
     ForeignKey,
     Identity,
     Index,
@@ -20,6 +21,8 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    func,
+    literal_column,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -91,6 +94,19 @@ def as_utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
+# The sort keys of the duration orderings: the duration, with an unfinished job's null replaced by a value
+# past every real one in that direction (durations are never negative and never reach 1e12 s, some
+# 31,700 years), so that unfinished jobs sort after every finished job both ways and each ordering is one
+# (key, id) index.
+UNFINISHED_LAST_ASC = "1000000000000"
+UNFINISHED_LAST_DESC = "-1"
+
+
+def duration_key(column: Any, *, descending: bool) -> Any:
+    """The sort key of ``duration`` (or of ``-duration`` with ``descending``) over a duration column."""
+    return func.coalesce(column, literal_column(UNFINISHED_LAST_DESC if descending else UNFINISHED_LAST_ASC))
+
+
 _STATUS_CHECK = "{column} IN (" + ", ".join(f"'{s}'" for s in STATUSES) + ")"
 
 
@@ -114,6 +130,9 @@ class Job(Base):
     family: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
     # When the current status began: the start of the newest run of events in that status.
     status_since: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    # Seconds from created_at to the terminal event for a finished job (current status in
+    # TERMINAL_STATUSES: then updated_at is that event's time); null while it is unfinished.
+    duration_s: Mapped[float | None] = mapped_column(Double())
 
     __table_args__ = (
         CheckConstraint(_STATUS_CHECK.format(column="current_status_type"), name="current_status_type"),
@@ -139,6 +158,23 @@ class Job(Base):
             postgresql_ops={"name": "gin_trgm_ops"},
         ).ddl_if(dialect="postgresql"),
     )
+
+
+# The duration orderings, indexed on their sort keys (duration_key) at the three levels above: all jobs,
+# per status, per family and status.
+DURATION_INDEX_LEVELS: dict[str, tuple[str, ...]] = {
+    "": (),
+    "_current_status_type": ("current_status_type",),
+    "_family_current_status_type": ("family", "current_status_type"),
+}
+for _prefix, _columns in DURATION_INDEX_LEVELS.items():
+    for _way, _descending in (("asc", False), ("desc", True)):
+        Index(
+            f"ix_job{_prefix}_duration_{_way}_id",
+            *(Job.__table__.c[c] for c in _columns),
+            duration_key(Job.__table__.c.duration_s, descending=_descending),
+            Job.__table__.c.id,
+        )
 
 
 class JobStatus(Base):

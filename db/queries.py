@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Callable, Iterable, Iterator
@@ -26,10 +27,20 @@ from sqlalchemy.dialects import postgresql
 from db import aggregates, validation
 from db import cursor as cursors
 from db.errors import NotFound, ValidationError
-from db.models import STATUSES, job_count_family_table, job_status_table, job_table
+from db.models import (
+    STATUSES,
+    UNFINISHED_LAST_ASC,
+    UNFINISHED_LAST_DESC,
+    duration_key,
+    job_count_family_table,
+    job_status_table,
+    job_table,
+)
 
 # A list's sort key, descending with a leading "-"; ties are broken by id in the same direction.
-Ordering = Literal["-created_at", "created_at", "name", "-name", "updated_at", "-updated_at"]
+Ordering = Literal[
+    "-created_at", "created_at", "name", "-name", "updated_at", "-updated_at", "duration", "-duration"
+]
 ORDERINGS: tuple[Ordering, ...] = get_args(Ordering)
 DEFAULT_ORDERING: Ordering = "-created_at"
 DEFAULT_PAGE_SIZE = 50
@@ -46,13 +57,60 @@ _JOB_COLUMNS = (
     job_table.c.current_status_type.label("status"),
     job_table.c.created_at,
     job_table.c.updated_at,
+    job_table.c.duration_s.label("duration"),
 )
+# The sort keys of the lists: a column, or for the duration orderings the key expression of their index
+# (unfinished jobs last both ways), selected as "sort_key". "duration" sorts ascending, "-duration"
+# descending: the key differs with the ordering, not with the direction a page is read in.
+SORT_KEY = "sort_key"
+_UNFINISHED_KEY = {"duration": float(UNFINISHED_LAST_ASC), "-duration": float(UNFINISHED_LAST_DESC)}
+
+
+def key_expression(key: str) -> ColumnElement[Any]:
+    """The SQL sort key of ``key`` (a column name, or "duration" / "-duration")."""
+    if key in _UNFINISHED_KEY:
+        expression: ColumnElement[Any] = duration_key(job_table.c.duration_s, descending=key == "-duration")
+        return expression
+    return job_table.c[key]
+
+
+def key_label(key: str) -> str:
+    """The name of ``key``'s column in a list statement's rows."""
+    return SORT_KEY if key in _UNFINISHED_KEY else key
+
+
+def row_key(key: str) -> str:
+    """The row field a cursor of ``key`` remembers (the duration, null for an unfinished job)."""
+    return "duration" if key in _UNFINISHED_KEY else key
+
+
+def bind_key(key: str, value: Any) -> Any:
+    """A cursor's remembered value as the sort key the statement compares (unfinished: the sentinel)."""
+    if key in _UNFINISHED_KEY and value is None:
+        return _UNFINISHED_KEY[key]
+    return value
+
+
+def _key_type(key: str) -> type[str] | type[dt.datetime] | type[float]:
+    if key in _UNFINISHED_KEY:
+        return float
+    return str if key == "name" else dt.datetime
+
+
 _EVENT_COLUMNS = (
     job_status_table.c.id,
     job_status_table.c.status_type.label("status"),
     job_status_table.c.timestamp,
     job_status_table.c.message,
 )
+
+
+# Filters that are a range of one column, and the sort keys on whose index that range is an index range.
+RANGE_KEYS = {
+    "created": ("created_at",),
+    "updated": ("updated_at",),
+    "duration": ("duration", "-duration"),
+}
 
 
 @dataclass(frozen=True)
@@ -64,6 +122,10 @@ class JobFilter:
     created_after: dt.datetime | None = None
     created_before: dt.datetime | None = None
     family: str | None = None
+    updated_after: dt.datetime | None = None
+    updated_before: dt.datetime | None = None
+    min_duration: float | None = None
+    max_duration: float | None = None
 
     @classmethod
     def build(
@@ -74,6 +136,10 @@ class JobFilter:
         created_after: object = None,
         created_before: object = None,
         family: object = None,
+        updated_after: object = None,
+        updated_before: object = None,
+        min_duration: object = None,
+        max_duration: object = None,
     ) -> JobFilter:
         """Validate raw filter values; raise ValidationError naming each bad field."""
         values = validation.collect(
@@ -82,14 +148,51 @@ class JobFilter:
             created_after=lambda: validation.optional_timestamp(created_after, "created_after"),
             created_before=lambda: validation.optional_timestamp(created_before, "created_before"),
             family=lambda: validation.family(family),
+            updated_after=lambda: validation.optional_timestamp(updated_after, "updated_after"),
+            updated_before=lambda: validation.optional_timestamp(updated_before, "updated_before"),
+            min_duration=lambda: validation.optional_duration(min_duration, "min_duration"),
+            max_duration=lambda: validation.optional_duration(max_duration, "max_duration"),
         )
         built = cls(**values)
         if built.created_after and built.created_before and built.created_after >= built.created_before:
             raise ValidationError.single("created_before", "must be later than created_after")
+        if built.updated_after and built.updated_before and built.updated_after >= built.updated_before:
+            raise ValidationError.single("updated_before", "must be later than updated_after")
+        if (
+            built.min_duration is not None
+            and built.max_duration is not None
+            and built.min_duration > built.max_duration
+        ):
+            raise ValidationError.single("max_duration", "must not be less than min_duration")
         return built
 
-    def conditions(self, *, family_any: bool = False) -> list[ColumnElement[bool]]:
-        """WHERE clauses for everything but the statuses (which the list may split into branches); with
+    def ranges(self) -> dict[str, bool]:
+        """Which range filters are set."""
+        return {
+            "created": self.created_after is not None or self.created_before is not None,
+            "updated": self.updated_after is not None or self.updated_before is not None,
+            "duration": self.min_duration is not None or self.max_duration is not None,
+        }
+
+    def aligned(self, key: str) -> JobFilter:
+        """These filters without what the ordering ``key``'s index cannot serve as a range: the name
+        search and the ranges of other columns (those are tested row by row, by a bounded walk)."""
+        drop: dict[str, Any] = {"q": None}
+        if key not in RANGE_KEYS["created"]:
+            drop.update(created_after=None, created_before=None)
+        if key not in RANGE_KEYS["updated"]:
+            drop.update(updated_after=None, updated_before=None)
+        if key not in RANGE_KEYS["duration"]:
+            drop.update(min_duration=None, max_duration=None)
+        return dataclasses.replace(self, **drop)
+
+    def walks(self, key: str) -> bool:
+        """Whether a list in ordering ``key`` tests some filter row by row (a bounded walk)."""
+        return self.aligned(key) != self
+
+    def conditions(self, key: str = "created_at", *, family_any: bool = False) -> list[ColumnElement[bool]]:
+        """WHERE clauses for everything but the statuses (which the list may split into branches), for a
+        list in ordering ``key`` (a duration range is written on that ordering's sort key); with
         ``family_any`` the family is matched as ``= ANY(array)`` (PostgreSQL; see _jobs_page_statement)."""
         conds: list[ColumnElement[bool]] = []
         if self.family is not None and family_any:
@@ -99,11 +202,39 @@ class JobFilter:
         if self.q:
             escaped = self.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             conds.append(job_table.c.name.ilike(f"%{escaped}%", escape="\\"))
-        if self.created_after:
-            conds.append(job_table.c.created_at >= self.created_after)
-        if self.created_before:
-            conds.append(job_table.c.created_at < self.created_before)
+        c = job_table.c
+        conds.extend(self.range_conditions(c.created_at, c.updated_at, None))
+        if self.ranges()["duration"]:
+            conds.extend(self._duration_on_key(key))
         return conds
+
+    def range_conditions(self, created: Any, updated: Any, duration: Any) -> list[ColumnElement[bool]]:
+        """The range filters on these column expressions (``duration`` None: left out)."""
+        conds: list[ColumnElement[bool]] = []
+        if self.created_after:
+            conds.append(created >= self.created_after)
+        if self.created_before:
+            conds.append(created < self.created_before)
+        if self.updated_after:
+            conds.append(updated >= self.updated_after)
+        if self.updated_before:
+            conds.append(updated < self.updated_before)
+        if duration is not None:
+            if self.min_duration is not None:
+                conds.append(duration >= self.min_duration)
+            if self.max_duration is not None:
+                conds.append(duration <= self.max_duration)
+            if self.ranges()["duration"]:
+                conds.append(duration.is_not(None))
+        return conds
+
+    def _duration_on_key(self, key: str) -> list[ColumnElement[bool]]:
+        """The duration range as a range of ``key``'s sort key (unfinished jobs, whose key is the
+        sentinel past every duration, fall outside it)."""
+        sort_key = key_expression(key if key in _UNFINISHED_KEY else "duration")
+        low = self.min_duration if self.min_duration is not None else 0.0
+        high = self.max_duration if self.max_duration is not None else validation.MAX_DURATION_S
+        return [sort_key >= low, sort_key <= high]
 
     def branches(self) -> tuple[str, ...]:
         """The statuses a list reads as one ordered branch each: the chosen ones, or with a family every
@@ -168,9 +299,12 @@ def bucket_end(at: dt.datetime, bucket: Bucket) -> dt.datetime:
 
 
 def _ordering(value: object) -> tuple[str, bool]:
+    """The sort key (a column name, or "duration" / "-duration") and whether it is read descending."""
     if value not in ORDERINGS:
         raise ValidationError.single("ordering", f"must be one of {', '.join(ORDERINGS)}")
     text = str(value)
+    if text in _UNFINISHED_KEY:
+        return text, text.startswith("-")
     return text.lstrip("-"), text.startswith("-")
 
 
@@ -205,8 +339,10 @@ def _jobs_page_statement(
     a global (key, id) index, filtering every other family out (unbounded for a family that is rare at
     that end of the list); ordered by family first, only the family's own indexes serve the page.
     """
-    key, tiebreak = job_table.c[key_name], job_table.c.id
-    where = filters.conditions(family_any=family_order)
+    key, tiebreak = key_expression(key_name), job_table.c.id
+    label = key_label(key_name)
+    columns = (*_JOB_COLUMNS, key.label(SORT_KEY)) if label == SORT_KEY else _JOB_COLUMNS
+    where = filters.conditions(key_name, family_any=family_order)
     if with_cursor:
         where.append(_after_cursor(key, tiebreak, descending))
     lead = [job_table.c.family.desc() if descending else job_table.c.family.asc()] if family_order else []
@@ -215,11 +351,11 @@ def _jobs_page_statement(
         if status_cond is not None:
             where.append(status_cond)
         order = [*lead, *_order(key, tiebreak, descending)]
-        return select(*_JOB_COLUMNS).where(*where).order_by(*order).limit(limit)
+        return select(*columns).where(*where).order_by(*order).limit(limit)
     # Each branch is ordered and limited itself: that is what lets PostgreSQL plan a Merge Append.
     union = union_all(
         *(
-            select(*_JOB_COLUMNS)
+            select(*columns)
             .where(job_table.c.current_status_type == status, *where)
             .order_by(*lead, *_order(key, tiebreak, descending))
             .limit(limit)
@@ -227,7 +363,7 @@ def _jobs_page_statement(
         )
     ).subquery()
     outer_lead = [union.c.family.desc() if descending else union.c.family.asc()] if family_order else []
-    outer = [*outer_lead, *_order(union.c[key_name], union.c.id, descending)]
+    outer = [*outer_lead, *_order(union.c[label], union.c.id, descending)]
     return select(union).order_by(*outer).limit(limit)
 
 
@@ -271,7 +407,7 @@ def _keyset_page(
     page_size: int,
     cursor: str | None,
     scope: str,
-    key_type: type[str] | type[dt.datetime],
+    key_type: type[str] | type[dt.datetime] | type[float],
 ) -> Page:
     """Fetch one keyset page ordered by (key, id): ``statement(descending, with_cursor, limit)`` makes
     the query; its cost depends on the page size, not on how deep the page is."""
@@ -279,18 +415,21 @@ def _keyset_page(
     backwards = position is not None and position.direction == "prev"
     stmt = statement(descending != backwards, position is not None, page_size + 1)
     if position is not None:
-        params = {**params, "cursor_key": position.key, "cursor_id": position.id}
+        params = {**params, "cursor_key": bind_key(key_name, position.key), "cursor_id": position.id}
     result = conn.execute(stmt, params)
     names = list(result.keys())
     # Plain tuples zipped into dicts: several times cheaper than SQLAlchemy's RowMapping per row.
     rows = [dict(zip(names, row, strict=True)) for row in result.all()]
+    if SORT_KEY in names:
+        for row in rows:
+            del row[SORT_KEY]
     more = len(rows) > page_size
     del rows[page_size:]
     if backwards:
         rows.reverse()
 
     def token(direction: cursors.Direction, row: dict[str, Any]) -> str:
-        return cursors.encode(cursors.Cursor(direction, row[key_name], row["id"]), scope=scope)
+        return cursors.encode(cursors.Cursor(direction, row[row_key(key_name)], row["id"]), scope=scope)
 
     has_next = (backwards or more) and bool(rows)
     has_previous = (more if backwards else position is not None) and bool(rows)
@@ -312,8 +451,11 @@ def list_jobs(
     cursor: str | None = None,
 ) -> Page:
     """One page of jobs (list columns only) matching ``filters`` in ``ordering``, by keyset cursor."""
-    if filters.q:
-        from db import search  # a name search walks the list with a bounded budget (db/search.py)
+    key_name, descending = _ordering(ordering)
+    if filters.walks(key_name):
+        # A name search, or a range of another column than the ordering's, walks the list's index with
+        # a bounded budget (db/search.py).
+        from db import search
 
         return search.list_matches(
             conn,
@@ -323,7 +465,6 @@ def list_jobs(
             max_page_size=max_page_size,
             cursor=cursor,
         )
-    key_name, descending = _ordering(ordering)
     page_size = validation.page_size(page_size, maximum=max_page_size)
     # Several statuses are read as one ordered branch each on PostgreSQL (see _jobs_page_statement).
     family_order = filters.family is not None and conn.dialect.name == "postgresql"
@@ -339,7 +480,7 @@ def list_jobs(
             page_size=page_size,
             cursor=cursor,
             scope=cursors.fingerprint("jobs", ordering, filters),
-            key_type=str if key_name == "name" else dt.datetime,
+            key_type=_key_type(key_name),
         )
 
 
@@ -352,8 +493,11 @@ def count_jobs(conn: Connection, *, filters: JobFilter = JobFilter(), page: Page
     in it, else a lower bound. Given the ``page`` just read for ``filters``, a first page that holds
     every match is its own count.
     """
-    if filters.q:
-        from db import search  # bounded by the search budget (db/search.py)
+    ranges = filters.ranges()
+    if filters.q or ranges["updated"] or ranges["duration"]:
+        # The count tables know statuses, families and creation times only: the rest is counted by a
+        # bounded walk (db/search.py), exact within its budget.
+        from db import search
 
         return search.count_matches(conn, filters=filters, page=page)
     if page is not None and page.whole:
@@ -392,7 +536,10 @@ def _family_count(conn: Connection, filters: JobFilter) -> Count:
         select(func.count())
         .select_from(
             select(literal(1))
-            .where(job_table.c.current_status_type == status, *filters.conditions(family_any=postgres))
+            .where(
+                job_table.c.current_status_type == status,
+                *filters.conditions("created_at", family_any=postgres),
+            )
             .order_by(*order)
             .limit(FAMILY_COUNT_BUDGET + 1)
             .subquery()

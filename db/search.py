@@ -18,13 +18,11 @@ See docs/search.md.
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import functools
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, func, literal, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, literal, or_, select, true
 
 from db import cursor as cursors
 from db import queries, validation
@@ -64,25 +62,39 @@ def _walk_statement(
     with_cursor: bool,
     budget: int,
     limit: int,
+    family_order: bool = False,
 ) -> Select[Any]:
-    """At most ``budget`` rows of the list without ``q``, in order; of those, the matches, plus the
-    first and the last row read (``rn`` 1 and ``budget``) and the row after (``budget`` + 1, only
-    looked at to know whether the list goes on), so the caller knows where the walk ended."""
-    assert filters.q is not None
-    unfiltered = dataclasses.replace(filters, q=None)
+    """At most ``budget`` rows of the list without its row-by-row filters (``q``, ranges of other
+    columns than the ordering's), in order; of those, the matches, plus the first and the last row read
+    (``rn`` 1 and ``budget``) and the row after (``budget`` + 1, only looked at to know whether the list
+    goes on), so the caller knows where the walk ended."""
+    unfiltered = filters.aligned(key_name)
     # One row past the budget tells a walk that stopped at the budget from one that reached the end.
     window = queries._jobs_page_statement(
-        unfiltered, key_name, split, descending, with_cursor, budget + 1
+        unfiltered, key_name, split, descending, with_cursor, budget + 1, family_order=family_order
     ).subquery()
-    order = queries._order(window.c[key_name], window.c.id, descending)
+    label = queries.key_label(key_name)
+    # Ordered by family first too when the window is (see queries._jobs_page_statement): no Sort.
+    lead = [window.c.family.desc() if descending else window.c.family.asc()] if family_order else []
+    order = [*lead, *queries._order(window.c[label], window.c.id, descending)]
     numbered = select(
         window,
         func.row_number().over(order_by=order).label("rn"),
-        _contains(window.c.name, filters.q).label("hit"),
+        _hit(window, filters).label("hit"),
     ).subquery()
     keep = or_(numbered.c.hit, numbered.c.rn.in_((1, budget, budget + 1)))
-    outer_order = queries._order(numbered.c[key_name], numbered.c.id, descending)
+    outer_lead = [numbered.c.family.desc() if descending else numbered.c.family.asc()] if family_order else []
+    outer_order = [*outer_lead, *queries._order(numbered.c[label], numbered.c.id, descending)]
     return select(numbered).where(keep).order_by(*outer_order).limit(limit)
+
+
+def _hit(window: Any, filters: JobFilter) -> ColumnElement[bool]:
+    """Whether a row of ``window`` passes the filters tested row by row (any that ``window`` already
+    applied as its index range pass again, harmlessly)."""
+    conds = filters.range_conditions(window.c.created_at, window.c.updated_at, window.c.duration)
+    if filters.q:
+        conds.append(_contains(window.c.name, filters.q))
+    return and_(true(), *conds)
 
 
 # The walk must be the ordered index scan even where the planner would rather read a small status whole
@@ -105,20 +117,31 @@ def list_matches(
     page_size = validation.page_size(page_size, maximum=max_page_size)
     budget = budget if budget is not None else BUDGET_PER_ROW * page_size
     scope = cursors.fingerprint("jobs", ordering, filters)
-    key_type: type[str] | type[dt.datetime] = str if key_name == "name" else dt.datetime
+    key_type = queries._key_type(key_name)
     position = cursors.decode(cursor, scope=scope, key_type=key_type) if cursor is not None else None
     backwards = position is not None and position.direction == "prev"
     split = filters.split(conn)
     # At most page_size + 1 matches, plus the first and the last row read and the one after.
+    # A family is read from its own indexes only, as for a list without walk (queries._jobs_page_statement).
+    family_order = filters.family is not None and conn.dialect.name == "postgresql"
     stmt = _walk_statement(
-        filters, key_name, split, descending != backwards, position is not None, budget, page_size + 4
+        filters,
+        key_name,
+        split,
+        descending != backwards,
+        position is not None,
+        budget,
+        page_size + 4,
+        family_order,
     )
-    params = {} if position is None else {"cursor_key": position.key, "cursor_id": position.id}
+    params = {}
+    if position is not None:
+        params = {"cursor_key": queries.bind_key(key_name, position.key), "cursor_id": position.id}
     with _ordered_walk(conn):
         result = conn.execute(stmt, params)
         rows = result.all()
     columns = list(result.keys())
-    names = [n for n in columns if n not in ("rn", "hit")]
+    names = [n for n in columns if n not in ("rn", "hit", queries.SORT_KEY)]
     hits: list[dict[str, Any]] = []
     first: dict[str, Any] | None = None
     last: dict[str, Any] | None = None  # the row read at the budget, if the walk got that far
@@ -146,7 +169,9 @@ def list_matches(
         hits.reverse()
 
     def token(direction: cursors.Direction, row: dict[str, Any]) -> str:
-        return cursors.encode(cursors.Cursor(direction, row[key_name], row["id"]), scope=scope)
+        return cursors.encode(
+            cursors.Cursor(direction, row[queries.row_key(key_name)], row["id"]), scope=scope
+        )
 
     # Walking on: after the last match when the page filled, after the last row read when partial.
     onward = token("prev" if backwards else "next", last) if partial and last else None
@@ -161,7 +186,8 @@ def list_matches(
             back = token("next" if backwards else "prev", first)
     through = None
     if partial and last is not None:
-        through = {"key": key_name, "value": last[key_name], "id": last["id"]}
+        key = queries.row_key(key_name)
+        through = {"key": key, "value": last[key], "id": last["id"]}
     return SearchPage(
         results=hits,
         next_cursor=back if backwards else onward,
@@ -173,14 +199,24 @@ def list_matches(
     )
 
 
+def _count_key(filters: JobFilter) -> str:
+    """The ordering a count walks: the one whose index holds a range filter as a range (the updated
+    range, else the duration range), else creation order."""
+    ranges = filters.ranges()
+    if ranges["updated"]:
+        return "updated_at"
+    return "duration" if ranges["duration"] else "created_at"
+
+
 @functools.lru_cache(maxsize=1024)
-def _count_statement(filters: JobFilter, split: bool, budget: int) -> Select[int, int]:
-    """Of the first ``budget`` jobs by creation time (the list without ``q``): how many, how many match."""
-    assert filters.q is not None
-    unfiltered = dataclasses.replace(filters, q=None)
-    window = queries._jobs_page_statement(unfiltered, "created_at", split, False, False, budget).subquery()
-    hit = _contains(window.c.name, filters.q)
-    return select(func.count(), func.count().filter(hit)).select_from(window)
+def _count_statement(filters: JobFilter, split: bool, budget: int, family_order: bool) -> Select[int, int]:
+    """Of the first ``budget`` jobs of the walked ordering (the list without its row-by-row filters):
+    how many, how many match."""
+    key = _count_key(filters)
+    window = queries._jobs_page_statement(
+        filters.aligned(key), key, split, False, False, budget, family_order=family_order
+    ).subquery()
+    return select(func.count(), func.count().filter(_hit(window, filters))).select_from(window)
 
 
 def count_matches(
@@ -195,7 +231,8 @@ def count_matches(
         return Count(len(page.results), "exact")
     split = filters.split(conn)
     with _ordered_walk(conn):
-        read, found = conn.execute(_count_statement(filters, split, budget)).one()
+        family_order = filters.family is not None and conn.dialect.name == "postgresql"
+        read, found = conn.execute(_count_statement(filters, split, budget, family_order)).one()
     if read < budget:
         return Count(int(found), "exact")
     # "more than found - 1"; with no match yet the count knows nothing beyond "not known to be any".

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, func, insert, select, text
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
-from db import families, history, timeline
+from db import durations, families, history, timeline
 from db.engine import Database
 from db.families import FamilyRules
 from db.models import job_status_table, job_table
@@ -37,7 +37,8 @@ FAILURE_REASONS = (
 SPAN = dt.timedelta(days=180)
 CHUNK_JOBS = 20_000
 COPY_JOBS = (
-    "COPY job (id, name, created_at, updated_at, current_status_type, family, status_since) FROM STDIN"
+    "COPY job (id, name, created_at, updated_at, current_status_type, family, status_since, duration_s) "
+    "FROM STDIN"
 )
 COPY_EVENTS = "COPY job_status (id, job_id, status_type, timestamp, message) FROM STDIN"
 
@@ -192,7 +193,8 @@ def _with_history(
         family = family_of.of(name)
         changes, since = timeline.whole_history(by_job.get(job_id, []))
         tally.add(history.JobRef(job_id, created, family), changes)
-        rows.append((job_id, name, created, updated, status, family, since))
+        duration = durations.seconds(created, updated, status)
+        rows.append((job_id, name, created, updated, status, family, since, duration))
     return rows, tally
 
 
@@ -218,7 +220,16 @@ def _seed_sqlite(
             first_event_id=first_event,
             now=now,
         )
-        job_keys = ("id", "name", "created_at", "updated_at", "current_status_type", "family", "status_since")
+        job_keys = (
+            "id",
+            "name",
+            "created_at",
+            "updated_at",
+            "current_status_type",
+            "family",
+            "status_since",
+            "duration_s",
+        )
         event_keys = ("id", "job_id", "status_type", "timestamp", "message")
         for job_rows, event_rows in _chunks(rows):
             full_rows, tally = _with_history(job_rows, event_rows, family_of)

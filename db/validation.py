@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -132,3 +133,23 @@ def job_id(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 2**63 - 1:
         raise ValidationError.single("id", "must be a positive whole number")
     return value
+
+
+# The longest duration a filter may name: past it no job can be (1e12 s is the unfinished jobs' sort key).
+MAX_DURATION_S = 1e11
+
+
+def optional_duration(value: object, field: str) -> float | None:
+    """An optional duration in seconds: a finite, non-negative number (text of one is accepted)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ValidationError.single(field, "must be a number of seconds") from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValidationError.single(field, "must be a number of seconds")
+    if not 0 <= value <= MAX_DURATION_S:
+        raise ValidationError.single(field, f"must be between 0 and {MAX_DURATION_S:.0f} seconds")
+    return float(value)

@@ -24,7 +24,7 @@ from typing import Any
 import psycopg._queries
 from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 
-from db import families, history, lifecycle, timeline, validation
+from db import durations, families, history, lifecycle, timeline, validation
 from db.errors import NotFound
 from db.families import FamilyRules
 from db.history import JobRef, with_history
@@ -39,15 +39,19 @@ from db.timeline import Changes, Neighbourhood
 
 _STAY_BUCKET = history.duration_bucket_sql("runs.ended", "runs.at")
 # Create the job (if its family is admitted, or when told not to check), its first event, its counts.
+# A job created in a terminal status is finished at once: its duration is zero.
+_CREATED_DURATION = durations.expected_sql(
+    "postgresql", status="CAST(:status AS varchar)", start=":ts", end=":ts"
+)
 _CREATE_POSTGRES = text(
     with_history(
-        """
+        f"""
     WITH fam AS (
         SELECT CAST(:family AS varchar) AS name
         WHERE NOT :check_family OR EXISTS (SELECT 1 FROM job_family WHERE job_family.name = :family)
     ), j AS (
-        INSERT INTO job (name, created_at, updated_at, current_status_type, family, status_since)
-        SELECT :name, :ts, :ts, :status, fam.name, :ts FROM fam
+        INSERT INTO job (name, created_at, updated_at, current_status_type, family, status_since, duration_s)
+        SELECT :name, :ts, :ts, :status, fam.name, :ts, {_CREATED_DURATION} FROM fam
         RETURNING job.id, job.created_at, job.family
     ), e AS (
         INSERT INTO job_status (job_id, status_type, timestamp, message)
@@ -56,7 +60,7 @@ _CREATE_POSTGRES = text(
         SELECT j.created_at, j.id AS job_id, j.family, CAST(:status AS varchar) AS status, 1 AS n FROM j
     ), m AS (
         SELECT j.created_at AS at, j.id AS job_id, CAST(:status AS varchar) AS status, 1 AS n FROM j
-    )""",
+    )""",  # noqa: S608 - fixed text
         "SELECT j.id, j.family FROM j",
         relations="dm",
     )
@@ -102,6 +106,8 @@ _LOCK_POSTGRES = text(
 # - The status mix change (`m`) and the stays (`s`) are the difference between the two stretches'
 #   contributions; the transitions (`t`) replace p -> n by p -> new -> n; the current status moves
 #   (`d`) only when the event is the newest; flags follow the transitions.
+# The duration once the new event is the newest (db/durations.py): set when it is terminal, else null.
+_NEWEST_DURATION = durations.expected_sql("postgresql", status="nb.x", start="nb.created_at", end="nb.xt")
 _APPEND_POSTGRES = text(
     with_history(
         f"""
@@ -182,6 +188,7 @@ _APPEND_POSTGRES = text(
         UPDATE job SET
             current_status_type = CASE WHEN nb.nid IS NULL THEN nb.x ELSE job.current_status_type END,
             updated_at = CASE WHEN nb.nid IS NULL THEN nb.xt ELSE job.updated_at END,
+            duration_s = CASE WHEN nb.nid IS NULL THEN {_NEWEST_DURATION} ELSE job.duration_s END,
             status_since = since.value
         FROM nb, since
         WHERE job.id = nb.id AND (nb.nid IS NULL OR job.status_since <> since.value)
@@ -282,6 +289,7 @@ def create_job(
                 current_status_type=values["status"],
                 family=family,
                 status_since=ts,
+                duration_s=durations.seconds(ts, ts, values["status"]),
             )
             .returning(job_table.c.id)
         ).scalar_one()
@@ -374,7 +382,11 @@ def _apply_sqlite(
     ).scalar_one()
     moved: dict[str, Any] = {"status_since": since}
     if newest:
-        moved.update(current_status_type=event["status"], updated_at=event["ts"])
+        moved.update(
+            current_status_type=event["status"],
+            updated_at=event["ts"],
+            duration_s=durations.seconds(job.created_at, event["ts"], event["status"]),
+        )
     conn.execute(update(job_table).where(job_table.c.id == job.id).values(**moved))
     if changes.unflag:
         flags = job_disallowed_transition_table

@@ -87,10 +87,27 @@ def _kept(conn, name, fold=None):
     return _nonzero(out)
 
 
+def assert_durations_match(database: Database, histories):
+    """Every job's duration is the seconds from its creation to its newest event when that event is
+    terminal (finished), else null (unfinished, a retried job included)."""
+    t = job_table.c
+    with database.read() as conn:
+        stored = {i: (as_utc(c), d) for i, c, d in conn.execute(select(t.id, t.created_at, t.duration_s))}
+    for job_id, events in histories.items():
+        created, duration = stored[job_id]
+        at, _id, status = events[-1]
+        if status in ("COMPLETED", "FAILED", "CANCELLED"):
+            assert duration is not None and abs(duration - (at - created).total_seconds()) <= 1e-6, job_id
+        else:
+            assert duration is None, (job_id, duration)
+
+
 def assert_history_matches(database: Database, *, hours: tuple[dt.datetime, dt.datetime] | None = None):
-    """Every history aggregate equals a brute-force recount from the event table; with ``hours``, the
-    status mix as of every hour in that range too."""
+    """Every history aggregate equals a brute-force recount from the event table, and every duration
+    one worked out from the newest event; with ``hours``, the status mix as of every hour in that range
+    too."""
     jobs, histories = load(database)
+    assert_durations_match(database, histories)
     expected_transitions, expected_flags = transitions(jobs, histories)
     expected_stays, expected_since = stays(jobs, histories)
     with database.read() as conn:

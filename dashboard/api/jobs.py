@@ -61,7 +61,13 @@ def _search_progress(page: queries.Page) -> dict[str, Any]:
     tag="jobs",
     query=JobListParams,
     responses={200: JobList},
-    rules=(CURSOR_RULE, "created_before is not later than created_after", TIMES_RULE),
+    rules=(
+        CURSOR_RULE,
+        "created_before is not later than created_after",
+        "updated_before is not later than updated_after",
+        "max_duration is less than min_duration",
+        TIMES_RULE,
+    ),
 )
 def list_jobs() -> Response:
     """One page of jobs, with links to its neighbours and an honest count."""

@@ -83,6 +83,11 @@ class Job(_Output):
     status: Status
     created_at: AwareDatetime
     updated_at: AwareDatetime = Field(description="Timestamp of its newest status event.")
+    duration: float | None = Field(
+        ge=0,
+        description="Seconds from created_at to its terminal event (COMPLETED, FAILED or CANCELLED being "
+        "its current status); null while it is unfinished (a retried job is unfinished again).",
+    )
 
 
 class JobDetail(Job):
@@ -98,8 +103,13 @@ class SearchProgress(_Output):
     """Where a partial name search stopped: the last index entry it read, in the list's ordering."""
 
     scanned: int = Field(ge=1, description="Jobs (index entries) this page read.")
-    key: str = Field(description="The ordering's sort column: created_at, updated_at or name.")
-    value: str | AwareDatetime = Field(description="That column's value at the last job read.")
+    key: str = Field(
+        description="The ordering's sort column: created_at, updated_at, name or duration; a walk also "
+        "runs for a range filter on another column than the ordering's."
+    )
+    value: str | AwareDatetime | float | None = Field(
+        description="That column's value at the last job read (duration: null for an unfinished job)."
+    )
     id: int = Field(ge=1, description="The last job read (the ordering's tiebreak).")
 
 
@@ -115,7 +125,8 @@ class JobList(_Output):
     count_exact: bool = Field(description="False when count is an estimate or a lower bound.")
     partial: bool = Field(
         default=False,
-        description="True when a name search (q) read its fixed budget of index entries (100 per row of "
+        description="True when a name search (q), or a range filter on another column than the "
+        "ordering's, read its fixed budget of index entries (100 per row of "
         "the page) before the page filled: results holds every match among the entries read, and the "
         "next (or previous) link continues the search right after them.",
     )

@@ -48,10 +48,12 @@ from dashboard.list_state import (
     jump_to_date,
     page_size_options,
     parse_view,
+    read_seconds,
     read_statuses,
     read_text,
     read_zoned_time,
     search_from_query,
+    seconds_input,
     toggle_ordering,
     with_cursor,
     zoned_input,
@@ -70,8 +72,13 @@ from db.validation import Q_MAX_LENGTH
 log = logging.getLogger(__name__)
 callbacks = PageCallbacks()
 
-SORT_BUTTONS = {"jobs-sort-name": "name", "jobs-sort-created": "created", "jobs-sort-updated": "updated"}
-SORT_LABELS = {"name": "Name", "created": "Created", "updated": "Updated"}
+SORT_BUTTONS = {
+    "jobs-sort-name": "name",
+    "jobs-sort-created": "created",
+    "jobs-sort-updated": "updated",
+    "jobs-sort-duration": "duration",
+}
+SORT_LABELS = {"name": "Name", "created": "Created", "updated": "Updated", "duration": "Duration"}
 URL_TRIGGERS = {None, "jobs-url"}
 JOBS_SPEC = render_spec("jobs-rows", JOB_COLUMNS, row_class="job-row", row_key="jobId")
 # Header buttons of the sortable columns: column key -> (button id, sort name of toggle_ordering).
@@ -79,16 +86,18 @@ SORTABLE = {
     "name": ("jobs-sort-name", "name"),
     "created_at": ("jobs-sort-created", "created"),
     "updated_at": ("jobs-sort-updated", "updated"),
+    "duration": ("jobs-sort-duration", "duration"),
 }
 
 
 def build_sort_labels(ordering: str) -> dict[str, list[Any]]:
     """Header button contents: the column name, and an arrow on the column the list is sorted by."""
     key = ordering.lstrip("-")
-    active = {"name": "name", "created_at": "created", "updated_at": "updated"}[key]
+    active = {"name": "name", "created_at": "created", "updated_at": "updated", "duration": "duration"}[key]
     labels = {}
     for column, title in SORT_LABELS.items():
-        label: list[Any] = [title] if column == "name" else [title, zone_label()]
+        # Time columns name the zone their times are shown in.
+        label: list[Any] = [title, zone_label()] if column in ("created", "updated") else [title]
         if column == active:
             arrow = "bi-sort-down" if ordering.startswith("-") else "bi-sort-up"
             labels[column] = [*label, html.I(className=f"bi {arrow} ms-1 sort-arrow active")]
@@ -168,6 +177,38 @@ def _time_filter(label: str, component_id: str, value: str) -> dbc.Col:
     )
 
 
+def _seconds_filter(label: str, component_id: str, value: float | None) -> dbc.Col:
+    """One end of the duration range: a number of seconds, debounced like the search."""
+    return dbc.Col(
+        [
+            dbc.Label(label, html_for=component_id, className="filter-label"),
+            dbc.Input(
+                id=component_id,
+                type="number",
+                min=0,
+                step="any",
+                value=value,
+                placeholder="seconds",
+                debounce=600,
+                size="sm",
+            ),
+        ],
+        xl=2,
+        md=4,
+    )
+
+
+def _seconds_control(param: str, component_id: str, label: str) -> Control:
+    """The control of one end of the duration range (a JobFilter field named ``param``), in seconds."""
+    return Control(
+        param,
+        component_id,
+        show=lambda query: seconds_input(getattr(query.filters, param)),
+        read=read_seconds(param),
+        build=functools.partial(_seconds_filter, label),
+    )
+
+
 def _page_size_select(component_id: str, page_size: str) -> html.Div:
     """Rows per page: the usual choices up to the configured maximum (labelled for screen readers)."""
     settings = get_settings()
@@ -213,6 +254,10 @@ CONTROLS = (
     ),
     _time_control("created_after", "jobs-created-after", "Created from"),
     _time_control("created_before", "jobs-created-before", "Created before"),
+    _time_control("updated_after", "jobs-updated-after", "Updated from"),
+    _time_control("updated_before", "jobs-updated-before", "Updated before"),
+    _seconds_control("min_duration", "jobs-min-duration", "Min duration (s)"),
+    _seconds_control("max_duration", "jobs-max-duration", "Max duration (s)"),
     Control(
         "page_size",
         "jobs-page-size",
@@ -437,7 +482,7 @@ def render_table(query: JobListQuery, *, max_page_size: int, reset_search: str) 
     if not page.results and searched:
         notice = empty_state(
             "No match in this stretch yet",
-            "The search read its budget of jobs without finding this name. Next searches further.",
+            "The search read its budget of jobs without finding a match. Next searches further.",
             icon="bi-search",
         )
     elif not page.results:
@@ -469,6 +514,7 @@ OUTPUTS = {
     "sort_name": Output("jobs-sort-name", "children"),
     "sort_created": Output("jobs-sort-created", "children"),
     "sort_updated": Output("jobs-sort-updated", "children"),
+    "sort_duration": Output("jobs-sort-duration", "children"),
     "filter_error": Output("jobs-filter-error", "children"),
 }
 
@@ -535,7 +581,12 @@ def update_view(
         )
     )
     labels = build_sort_labels(wanted.ordering)
-    out.update(sort_name=labels["name"], sort_created=labels["created"], sort_updated=labels["updated"])
+    out.update(
+        sort_name=labels["name"],
+        sort_created=labels["created"],
+        sort_updated=labels["updated"],
+        sort_duration=labels["duration"],
+    )
     # The URL the table shows, so that the page's Location reporting that same URL costs nothing.
     shown_search = out["search"] if isinstance(out["search"], str) else search
     out["data"] = {**out["data"], "search": shown_search, "as_of": read_at.isoformat()}

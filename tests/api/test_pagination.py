@@ -24,10 +24,13 @@ FILTERS = {
         "q": "a",
         "created_after": "2026-01-01T01:00:00Z",
     },
+    "updated range": {"updated_after": "2026-01-01T03:00:00Z", "updated_before": "2026-01-01T10:00:00Z"},
+    "duration range": {"min_duration": "3600", "max_duration": "7200", "status": "completed,FAILED,running"},
 }
 # Lower-case ASCII names sort the same in Python and in any database collation; repeats test the id tiebreak.
 WORDS = ["alpha", "beta", "gamma", "delta", "kappa"]
 STATUSES = ["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"]
+TERMINAL = {"COMPLETED", "FAILED", "CANCELLED"}
 PAGE_SIZE = 4
 
 
@@ -42,7 +45,8 @@ def seed_jobs(database, count, rnd, *, hours=12):
             updated = created + dt.timedelta(hours=rnd.randrange(3))
             # Never older than the first event, and a tie on time goes to this (greater) id: it is current.
             writes.append_status(conn, job_id=job["id"], status=status, timestamp=updated)
-            jobs.append(job | {"status": status, "updated_at": updated})
+            duration = (updated - created).total_seconds() if status in TERMINAL else None
+            jobs.append(job | {"status": status, "updated_at": updated, "duration": duration})
     return jobs
 
 
@@ -56,10 +60,20 @@ def matches(job, params):
         return False
     if "created_after" in params and job["created_at"] < dt.datetime.fromisoformat(params["created_after"]):
         return False
-    return not (
-        "created_before" in params
-        and job["created_at"] >= dt.datetime.fromisoformat(params["created_before"])
-    )
+    if "created_before" in params and job["created_at"] >= dt.datetime.fromisoformat(
+        params["created_before"]
+    ):
+        return False
+    if "updated_after" in params and job["updated_at"] < dt.datetime.fromisoformat(params["updated_after"]):
+        return False
+    if "updated_before" in params and job["updated_at"] >= dt.datetime.fromisoformat(
+        params["updated_before"]
+    ):
+        return False
+    for name, keep in (("min_duration", lambda d, v: d >= v), ("max_duration", lambda d, v: d <= v)):
+        if name in params and (job["duration"] is None or not keep(job["duration"], float(params[name]))):
+            return False
+    return True
 
 
 def sort_key(ordering):
@@ -68,6 +82,14 @@ def sort_key(ordering):
 
 
 def expected_ids(jobs, params, ordering):
+    if ordering.lstrip("-") == "duration":
+        # Unfinished jobs (no duration) after every finished job, in both directions.
+        sign = -1 if ordering.startswith("-") else 1
+        chosen = sorted(
+            (j for j in jobs if matches(j, params)),
+            key=lambda j: (j["duration"] is None, sign * (j["duration"] or 0), sign * j["id"]),
+        )
+        return [j["id"] for j in chosen]
     chosen = sorted((j for j in jobs if matches(j, params)), key=sort_key(ordering))
     ids = [j["id"] for j in chosen]
     return ids[::-1] if ordering.startswith("-") else ids
@@ -144,6 +166,12 @@ def test_a_walk_while_jobs_are_inserted_skips_and_repeats_nothing(client, databa
     assert len(ids) == len(set(ids)), "a job was returned twice"
     assert existing <= set(ids), "a job that existed when the walk began was skipped"
     field = ordering.lstrip("-")
+    if field == "duration":
+        # Finished jobs by duration, then the unfinished ones (null) by id, in the ordering's direction.
+        sign = -1 if ordering.startswith("-") else 1
+        keys = [(job["duration"] is None, sign * (job["duration"] or 0), sign * job["id"]) for job in seen]
+        assert keys == sorted(keys)
+        return
     parse = str if field == "name" else dt.datetime.fromisoformat
     keys = [(parse(job[field]), job["id"]) for job in seen]
     assert keys == sorted(keys, reverse=ordering.startswith("-"))

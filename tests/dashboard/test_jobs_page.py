@@ -13,7 +13,18 @@ from tests.dashboard.dash_requests import post_callback
 
 PAGE = "dashboard.pages.jobs"
 
-CONTROLS = {"status": [], "q": "", "family": "", "created_after": "", "created_before": "", "page_size": "50"}
+CONTROLS = {
+    "status": [],
+    "q": "",
+    "family": "",
+    "created_after": "",
+    "created_before": "",
+    "updated_after": "",
+    "updated_before": "",
+    "min_duration": None,
+    "max_duration": None,
+    "page_size": "50",
+}
 
 
 def job_ids(view: dict[str, Any]) -> list[int]:
@@ -30,7 +41,7 @@ def test_rows_are_data_with_names_as_text_and_links_by_id(
         out = page.update_view("jobs-url", search="", controls=CONTROLS)
     rows = out["data"]["rows"]
     assert [row["name"] for row in rows] == ["javascript:alert(1)", "<script>alert(1)</script>"]
-    assert set(rows[0]) == {"id", "name", "status", "created_at", "updated_at"}
+    assert set(rows[0]) == {"id", "name", "status", "created_at", "updated_at", "duration"}
     # The browser sets names with textContent and builds each link from the id, never from the name.
     link = next(column for column in page.JOBS_SPEC["columns"] if column["key"] == "name")
     assert link["kind"] == "link" and link["href"] == "/jobs/{id}"

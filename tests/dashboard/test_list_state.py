@@ -103,13 +103,20 @@ def controls(app: Any) -> tuple[Control, ...]:
 
 
 def test_controls_show_the_query_with_utc_local_times(controls: tuple[Control, ...]) -> None:
-    query = view("?status=FAILED&family=etl-orders&created_before=2026-01-02T03:04:05%2B02:00&page_size=25")
+    query = view(
+        "?status=FAILED&family=etl-orders&created_before=2026-01-02T03:04:05%2B02:00&page_size=25"
+        "&updated_after=2026-01-01T00:00:00-01:00&min_duration=90&max_duration=1.5e3"
+    )
     assert controls_from_query(query, controls) == {
         "status": ["FAILED"],
         "q": "",
         "family": "etl-orders",
         "created_after": "",
         "created_before": "2026-01-02T01:04:05",
+        "updated_after": "2026-01-01T01:00:00",
+        "updated_before": "",
+        "min_duration": 90,
+        "max_duration": 1500,
         "page_size": "25",
     }
 
@@ -121,6 +128,9 @@ def test_controls_become_api_arguments(controls: tuple[Control, ...]) -> None:
         "family": " etl-orders ",
         "created_after": "2026-01-01T10:00",
         "created_before": "",
+        "updated_before": "2026-01-02T00:00",
+        "min_duration": 2.5,
+        "max_duration": "",
         "page_size": "25",
     }
     args = args_from_controls(values, controls, ordering="name")
@@ -129,6 +139,8 @@ def test_controls_become_api_arguments(controls: tuple[Control, ...]) -> None:
         "q": ["etl"],
         "family": ["etl-orders"],
         "created_after": ["2026-01-01T10:00:00+00:00"],
+        "updated_before": ["2026-01-02T00:00:00+00:00"],
+        "min_duration": ["2.5"],
         "page_size": ["25"],
         "ordering": ["name"],
     }

@@ -12,6 +12,7 @@ from dashboard.tables import (
     HISTORY_COLUMNS,
     JOB_COLUMNS,
     Column,
+    duration_cell,
     header_cell,
     paged_table,
     render_spec,
@@ -29,6 +30,7 @@ def test_job_rows_are_plain_json_keyed_by_id_with_utc_times() -> None:
             "status": "FAILED",
             "created_at": T0,
             "updated_at": T0.astimezone(dt.timezone(dt.timedelta(hours=2))),
+            "duration": 3723.5,
             "ignored": "not a column",
         }
     ]
@@ -39,8 +41,39 @@ def test_job_rows_are_plain_json_keyed_by_id_with_utc_times() -> None:
             "status": "FAILED",
             "created_at": "2026-01-31T14:05:09.123456+00:00",
             "updated_at": "2026-01-31T14:05:09.123456+00:00",
+            "duration": {"text": "1 h 2 m", "running": False},
         }
     ]
+
+
+@pytest.mark.parametrize(
+    ("duration", "text"),
+    [
+        (0.0, "0.00 s"),
+        (0.423, "0.42 s"),
+        (12.34, "12.3 s"),
+        (725, "12 m 5 s"),
+        (11_520, "3 h 12 m"),
+        (187_200, "2 d 4 h"),
+    ],
+)
+def test_a_finished_job_shows_its_duration_for_people(duration, text) -> None:
+    assert duration_cell({"duration": duration, "created_at": T0}) == {"text": text, "running": False}
+
+
+@pytest.mark.parametrize(
+    ("elapsed", "text"),
+    [
+        (dt.timedelta(seconds=20), "running < 1 m"),
+        (dt.timedelta(minutes=12, seconds=59), "running 12 m"),
+        (dt.timedelta(hours=3, minutes=12, seconds=5), "running 3 h 12 m"),
+        (dt.timedelta(days=2, hours=4, minutes=1), "running 2 d 4 h"),
+        (dt.timedelta(hours=-1), "running < 1 m"),  # created "in the future" by a skewed clock
+    ],
+)
+def test_an_unfinished_job_shows_its_running_time_so_far(elapsed, text) -> None:
+    row = {"duration": None, "created_at": T0}
+    assert duration_cell(row, now=T0 + elapsed) == {"text": text, "running": True}
 
 
 def test_history_rows_keep_a_blank_message_for_the_browser_to_mark() -> None:
@@ -60,6 +93,7 @@ def test_the_spec_says_how_each_column_is_drawn() -> None:
         ("status", "status"),
         ("created_at", "time"),
         ("updated_at", "time"),
+        ("duration", "duration"),
     ]
     assert spec["columns"][1]["href"] == "/jobs/{id}"
     assert spec["statuses"]["FAILED"] == {
@@ -100,7 +134,8 @@ def test_a_paged_table_draws_its_rows_from_its_data_store_and_has_the_pager_belo
     titles = [th.children if isinstance(th.children, str) else th.children[0] for th in cells]
     assert titles == [column.header for column in JOB_COLUMNS]
     # A time column names the zone its times are shown in (UTC without the browser's cookie).
-    assert [th.children[1].children for th in cells[3:]] == ["(UTC)", "(UTC)"]
+    assert [th.children[1].children for th in cells[3:5]] == ["(UTC)", "(UTC)"]
+    assert cells[5].children == "Duration"  # a duration has no zone
     assert rows.id == "t-rows" and getattr(rows, "children", None) is None  # drawn by the browser
     assert notice.id == "t-notice" and notice.children.children == "nothing here"
     assert card_footer.children is footer

@@ -8,7 +8,7 @@ import time
 import pytest
 from sqlalchemy import func, insert, select, text, update
 
-from db import queries, writes
+from db import durations, queries, writes
 from db.models import job_status_table, job_table
 from tests.conftest import T0, requires_postgres
 from tests.invariant import invariant_violations
@@ -60,14 +60,15 @@ def test_sixteen_writers_with_shuffled_timestamps_keep_every_job_on_its_newest_e
 
 
 def naive_append(conn, job_id, status, at):
-    """The naive writer: read the current time without a lock, append, overwrite if the event looks newer."""
+    """The naive writer: read the current time without a lock, append, overwrite if the event looks newer
+    (the status, the time and the duration those give, all from the stale read)."""
     current = conn.execute(select(job_table.c.updated_at).where(job_table.c.id == job_id)).scalar_one()
     conn.execute(insert(job_status_table).values(job_id=job_id, status_type=status, timestamp=at))
     if at > current:
         conn.execute(
             update(job_table)
             .where(job_table.c.id == job_id)
-            .values(current_status_type=status, updated_at=at)
+            .values(current_status_type=status, updated_at=at, duration_s=durations.seconds(T0, at, status))
         )
 
 

@@ -11,6 +11,7 @@ from db import aggregates, check, migrate, queries
 from db.engine import Database
 from db.models import Base
 from tests.conftest import head_revision, requires_postgres, scratch_postgres_database
+from tests.invariant import duration_violations
 from tests.recount import assert_history_matches
 
 EXPECTED_JOB_INDEXES = {
@@ -24,7 +25,24 @@ EXPECTED_JOB_INDEXES = {
     "ix_job_current_status_type_created_at_id",
     "ix_job_current_status_type_updated_at_id",
     "ix_job_current_status_type_name_id",
+    "ix_job_duration_asc_id",
+    "ix_job_duration_desc_id",
+    "ix_job_current_status_type_duration_asc_id",
+    "ix_job_current_status_type_duration_desc_id",
+    "ix_job_family_current_status_type_duration_asc_id",
+    "ix_job_family_current_status_type_duration_desc_id",
 }
+
+
+def job_index_names(database):
+    """The names of the indexes on ``job``, expression indexes included (SQLAlchemy does not reflect
+    those on SQLite)."""
+    if database.writer.dialect.name == "sqlite":
+        query = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'job'"
+    else:
+        query = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND tablename = 'job'"
+    with database.writer.connect() as conn:
+        return {name for (name,) in conn.execute(text(query))}
 
 
 def schema_differences(database):
@@ -53,7 +71,7 @@ def assert_round_trip(database, trigram):
         "job_disallowed_transition",
         "alembic_version",
     }
-    indexes = {ix["name"] for ix in inspector.get_indexes("job")}
+    indexes = job_index_names(database)
     assert indexes >= EXPECTED_JOB_INDEXES
     assert ("ix_job_name_trgm" in indexes) is trigram
     history = {ix["name"]: ix["column_names"] for ix in inspector.get_indexes("job_status")}
@@ -129,6 +147,54 @@ def assert_backfill(database):
         assert queries.count_jobs(conn, filters=middle) == queries.Count(expected, "exact")
 
 
+def assert_duration_backfill(database):
+    """0004 fills ``duration_s`` for jobs written before it, across backfill batches (ids far apart), a
+    retried job and a late event included; its downgrade drops the column and indexes, and up again."""
+    migrate.upgrade(database.writer)
+    t0 = dt.datetime(2026, 3, 1, 23, 30, 0, 250_000, tzinfo=dt.UTC)
+    histories = {
+        1: [("PENDING", 0), ("RUNNING", 5), ("COMPLETED", 3605.5)],
+        49_999: [("PENDING", 0), ("RUNNING", 1), ("FAILED", 7.125)],
+        50_000: [("PENDING", 0), ("RUNNING", 1), ("FAILED", 7), ("PENDING", 8)],  # retried
+        50_001: [("CANCELLED", 0)],
+        123_456: [("PENDING", 0), ("RUNNING", 2), ("COMPLETED", 90), ("RUNNING", 50)],  # a late event
+        200_000: [("PENDING", 0), ("RUNNING", 2)],
+    }
+    migrate.downgrade(database.writer, "0003")
+    assert "duration_s" not in {c["name"] for c in inspect(database.writer).get_columns("job")}
+    with database.write() as conn:
+        for job_id, events in histories.items():
+            newest = max(events, key=lambda e: e[1])
+            conn.execute(
+                text(
+                    "INSERT INTO job (id, name, created_at, updated_at, current_status_type, family, "
+                    "status_since) VALUES (:id, :name, :c, :u, :s, 'job', :u)"
+                ),
+                {
+                    "id": job_id,
+                    "name": f"job-{job_id}",
+                    "c": t0,
+                    "u": t0 + dt.timedelta(seconds=newest[1]),
+                    "s": newest[0],
+                },
+            )
+            for status, seconds in events:
+                conn.execute(
+                    text("INSERT INTO job_status (job_id, status_type, timestamp) VALUES (:j, :s, :t)"),
+                    {"j": job_id, "s": status, "t": t0 + dt.timedelta(seconds=seconds)},
+                )
+    migrate.upgrade(database.writer)
+    with database.read() as conn:
+        stored = dict(conn.execute(text("SELECT id, duration_s FROM job")).all())
+    assert stored == {1: 3605.5, 49_999: 7.125, 50_000: None, 50_001: 0.0, 123_456: 90.0, 200_000: None}
+    assert duration_violations(database) == []
+    indexes = job_index_names(database)
+    assert {name for name in EXPECTED_JOB_INDEXES if "duration" in name} <= indexes
+    with database.read() as conn:
+        longest = queries.list_jobs(conn, ordering="-duration").results
+    assert [job["id"] for job in longest] == [1, 123_456, 49_999, 50_001, 200_000, 50_000]
+
+
 @requires_postgres
 def test_postgres_upgrade_matches_the_models_and_downgrades():
     with scratch_postgres_database("migrations") as url:
@@ -139,6 +205,8 @@ def test_postgres_upgrade_matches_the_models_and_downgrades():
             assert_round_trip(database, trigram=True)
             migrate.downgrade(database.writer, "base")
             assert_backfill(database)
+            migrate.downgrade(database.writer, "base")
+            assert_duration_backfill(database)
         finally:
             database.dispose()
 
@@ -150,6 +218,8 @@ def test_sqlite_upgrade_and_downgrade(tmp_path):
         assert_round_trip(database, trigram=False)
         migrate.downgrade(database.writer, "base")
         assert_backfill(database)
+        migrate.downgrade(database.writer, "base")
+        assert_duration_backfill(database)
     finally:
         database.dispose()
 

@@ -2,6 +2,9 @@
 
 About 200k seeded jobs, ANALYZEd; each status filter alone and combined, times each ordering, times the
 first page and a deep cursor page, must plan an index scan on ``job`` with no Sort node and no Seq Scan.
+Each filter alone and each pair of filters, times each ordering, first and deep page, must read ``job``
+by ordered index scans only, each reading (rows kept plus rows filtered out) at most a page or a walk's
+budget; their counts read at most their budgets.
 """
 
 import datetime as dt
@@ -14,7 +17,7 @@ from sqlalchemy import event, text
 from db import cursor as cursors
 from db import migrate, queries
 from db.engine import Database
-from db.models import STATUSES
+from db.models import STATUSES, UNFINISHED_LAST_ASC, UNFINISHED_LAST_DESC
 from db.queries import JobFilter
 from db.seed import seed
 from tests.conftest import requires_postgres, scratch_postgres_database
@@ -89,7 +92,8 @@ def assert_index_only_access(plans, table):
 
 
 def deep_cursor(database, filters, ordering):
-    """A cursor about halfway through the list (found by SQL once, so the test need not walk there)."""
+    """A cursor about halfway through the list of the statuses and family of ``filters`` (found by SQL
+    once, so the test need not walk there); a position, whatever the other filters."""
     key, desc = ordering.lstrip("-"), ordering.startswith("-")
     conditions = []
     if filters.statuses:
@@ -98,11 +102,17 @@ def deep_cursor(database, filters, ordering):
         conditions.append(f"family = '{filters.family}'")
     where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
     direction = "DESC" if desc else "ASC"
+    column, sort_key = key, key
+    if key == "duration":
+        column, sort_key = (
+            "duration_s",
+            f"coalesce(duration_s, {UNFINISHED_LAST_DESC if desc else UNFINISHED_LAST_ASC})",
+        )
     with database.reader.connect() as conn:
         count = conn.execute(text(f"SELECT count(*) FROM job {where}")).scalar_one()
-        order = f"ORDER BY {key} {direction}, id {direction}"
+        order = f"ORDER BY {sort_key} {direction}, id {direction}"
         row = conn.execute(
-            text(f"SELECT {key}, id FROM job {where} {order} OFFSET :n LIMIT 1"), {"n": count // 2}
+            text(f"SELECT {column}, id FROM job {where} {order} OFFSET :n LIMIT 1"), {"n": count // 2}
         ).one()
     position = cursors.Cursor("next", row[0], row[1])
     return cursors.encode(position, scope=cursors.fingerprint("jobs", ordering, filters))
@@ -446,3 +456,75 @@ def test_a_stuck_page_walks_only_stuck_jobs_by_index(big_database):
     assert not {r["id"] for r in first.results} & {r["id"] for r in second.results}
     deadlines = [r["deadline"] for r in first.results + second.results]
     assert deadlines == sorted(deadlines)
+
+
+# Each filter, with a value that is selective at 200k jobs; the ranges are on the seeded data's spans
+# (created over 180 days; durations around ten minutes, a long tail).
+def filter_values():
+    now = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0)
+    return {
+        "statuses": {"statuses": ["FAILED", "CANCELLED"]},
+        "q": {"q": "ranker-42"},
+        "created": {
+            "created_after": now - dt.timedelta(days=40),
+            "created_before": now - dt.timedelta(days=30),
+        },
+        "updated": {
+            "updated_after": now - dt.timedelta(days=100),
+            "updated_before": now - dt.timedelta(days=95),
+        },
+        "duration": {"min_duration": 1800, "max_duration": 7200},
+        "family": {"family": "train-ranker"},
+    }
+
+
+FILTER_NAMES = ["statuses", "q", "created", "updated", "duration", "family"]
+FILTER_SETS = [(name,) for name in FILTER_NAMES] + list(itertools.combinations(FILTER_NAMES, 2))
+
+
+def assert_bounded_reads(plans, budget):
+    """No Sort, no Seq Scan, no bitmap scan on ``job``; each ``job`` scan is an index scan reading (kept
+    plus filtered out) at most ``budget`` + 1 entries: no filter walk over an unbounded range."""
+    assert plans, "no statement was captured"
+    for plan in plans:
+        every = list(nodes(plan[0]["Plan"]))
+        dump = json.dumps(plan, indent=1)
+        kinds = {n["Node Type"] for n in every}
+        assert not {"Sort", "Incremental Sort", "Seq Scan", "Bitmap Heap Scan"} & kinds, dump
+        for node in every:
+            if node.get("Relation Name") != "job":
+                continue
+            assert node["Node Type"] in {"Index Scan", "Index Only Scan"}, dump
+            read = (node["Actual Rows"] + node.get("Rows Removed by Filter", 0)) * node["Actual Loops"]
+            assert read <= budget + 1, dump
+
+
+@pytest.mark.parametrize("names", FILTER_SETS, ids=lambda n: "+".join(n))
+def test_every_filter_and_pair_of_filters_reads_a_bounded_range_in_every_ordering(big_database, names):
+    from db import search
+
+    values = filter_values()
+    kwargs = {k: v for name in names for k, v in values[name].items()}
+    filters = JobFilter.build(**kwargs)
+    budget = search.BUDGET_PER_ROW * queries.DEFAULT_PAGE_SIZE
+    for ordering in queries.ORDERINGS:
+        for cursor in (None, deep_cursor(big_database, filters, ordering)):
+            page, plans = analyzed_plans(
+                big_database,
+                lambda conn, o=ordering, c=cursor: queries.list_jobs(
+                    conn, filters=filters, ordering=o, cursor=c
+                ),
+            )
+            walked = filters.walks(queries._ordering(ordering)[0])
+            assert_bounded_reads(plans, budget if walked else queries.DEFAULT_PAGE_SIZE)
+            assert (
+                getattr(page, "partial", False)
+                or len(page.results) == queries.DEFAULT_PAGE_SIZE
+                or (page.next_cursor is None)
+            )
+    count, plans = analyzed_plans(big_database, lambda conn: queries.count_jobs(conn, filters=filters))
+    if plans:  # the count tables alone (statuses, created range) read no job row
+        job_read = [p for p in plans if any(n.get("Relation Name") == "job" for n in nodes(p[0]["Plan"]))]
+        for plan in job_read:
+            assert_bounded_reads([plan], max(search.COUNT_BUDGET, queries.FAMILY_COUNT_BUDGET))
+    assert count.kind in ("exact", "at_least")

@@ -40,7 +40,10 @@ def jobs(database):
             status = STATUSES[i % len(STATUSES)]
             # Two jobs share each update time, so the id tie-break is exercised.
             writes.append_status(conn, job_id=job["id"], status=status, timestamp=T0 + 100 * H + (i // 2) * H)
-            made.append({**job, "status": status, "updated_at": T0 + 100 * H + (i // 2) * H})
+            updated = T0 + 100 * H + (i // 2) * H
+            finished = status in ("COMPLETED", "FAILED", "CANCELLED")
+            duration = (updated - job["created_at"]).total_seconds() if finished else None
+            made.append({**job, "status": status, "updated_at": updated, "duration": duration})
     return made
 
 
@@ -54,6 +57,11 @@ def expected(rows, filters: JobFilter, ordering: str):
         and (not filters.created_after or r["created_at"] >= filters.created_after)
         and (not filters.created_before or r["created_at"] < filters.created_before)
     ]
+    if key == "duration":
+        # Unfinished jobs (null) after every finished one, in both directions.
+        sign = -1 if desc else 1
+        chosen.sort(key=lambda r: (r["duration"] is None, sign * (r["duration"] or 0), sign * r["id"]))
+        return [r["id"] for r in chosen]
     return [r["id"] for r in sorted(chosen, key=lambda r: (r[key], r["id"]), reverse=desc)]
 
 
@@ -117,7 +125,7 @@ def test_the_first_page_has_no_previous_and_the_last_no_next(database, jobs):
 def test_list_items_carry_only_the_list_fields(database, jobs):
     with database.read() as conn:
         row = queries.list_jobs(conn, page_size=1).results[0]
-    assert set(row) == {"id", "name", "family", "status", "created_at", "updated_at"}
+    assert set(row) == {"id", "name", "family", "status", "created_at", "updated_at", "duration"}
     assert row["created_at"].tzinfo is dt.UTC
 
 
