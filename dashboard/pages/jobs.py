@@ -56,7 +56,7 @@ from dashboard.list_state import (
     with_cursor,
 )
 from dashboard.pages import PageCallbacks, database_error_state
-from dashboard.params import JobListQuery
+from dashboard.params import JobListQuery, view_query_string
 from dashboard.settings import get_settings
 from dashboard.tables import JOB_COLUMNS, header_cell, paged_table, render_spec, renderer_callback, rows_data
 from db.errors import ValidationError
@@ -79,6 +79,27 @@ SORTABLE = {
     "created_at": ("jobs-sort-created", "created"),
     "updated_at": ("jobs-sort-updated", "updated"),
 }
+
+
+EXPORT_PATH = "/api/jobs/export.csv"
+
+
+def export_href(query: JobListQuery) -> str:
+    """The CSV export of ``query``'s view: its filters and ordering, every page."""
+    params = view_query_string(query)
+    return EXPORT_PATH + ("?" + urlencode(params, doseq=True, safe=",:") if params else "")
+
+
+def _export_button(query: JobListQuery) -> html.A:
+    """A link downloading the current view as CSV (the callback keeps its href on the view)."""
+    return html.A(
+        [html.I(className="bi bi-download me-1"), "Export CSV"],
+        id="jobs-export",
+        href=export_href(query),
+        download="jobs.csv",  # the server's Content-Disposition names it with the time
+        className="btn btn-sm btn-outline-secondary export-button",
+        title="Download every job of this view (all pages, this order) as CSV",
+    )
 
 
 def build_sort_labels(ordering: str) -> dict[str, list[Any]]:
@@ -327,7 +348,11 @@ def layout(**query: object) -> html.Div:
         [
             dcc.Location(id="jobs-url", refresh=False),
             dcc.Interval(id="jobs-interval", interval=AUTO_REFRESH_MS, disabled=True),
-            page_header("Jobs", count, refresh),
+            page_header(
+                "Jobs",
+                count,
+                html.Div([refresh, _export_button(parsed)], className="d-flex align-items-center gap-3"),
+            ),
             _filters(shown),
             html.Div(id="jobs-filter-error", className="mb-3"),
             _jobs_table(view, parsed.ordering, _table_footer(shown, enabled=enabled)),
@@ -458,6 +483,7 @@ OUTPUTS = {
     "sort_created": Output("jobs-sort-created", "children"),
     "sort_updated": Output("jobs-sort-updated", "children"),
     "filter_error": Output("jobs-filter-error", "children"),
+    "export_href": Output("jobs-export", "href"),
 }
 
 
@@ -515,6 +541,7 @@ def update_view(
             # A button changed the query (a jump moves the created range): show what it changed. The
             # control being edited is never written to, so what is typed there is never overwritten.
             out["controls"] = _changed_controls(current, wanted)
+    out["export_href"] = export_href(wanted)
     first_page = with_cursor(wanted, None)
     out.update(
         render_table(
