@@ -76,22 +76,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def ready_database(size: str, ci: bool, log: Any) -> str:
-    """The URL of ``jobdash_bench_<size>``, checked to be at this checkout's newest revision."""
-    if ci:
-        benchdb.ensure_database(size, benchdb.parse_size(size), fresh=False, log=log)
-    url = benchdb.database_url(size)
-    head = benchdb.head_revision()
-    try:
-        with psycopg.connect(benchdb.libpq_url(url), autocommit=True) as conn:
-            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    except psycopg.Error as exc:
-        raise SystemExit(f"{url}: {str(exc).splitlines()[0]} (seed it with benchmarks/bench.py)") from None
-    if row is None or row[0] != head:
-        raise SystemExit(f"{url} is at revision {row and row[0]}, this checkout at {head}: upgrade a copy")
-    return url
-
-
 def copy_statement(url: str, params: dict[str, str]) -> str:
     """The export's COPY statement for ``params``, as the app builds it, with its parameters inlined by
     psycopg (for psql, which cannot bind them)."""
@@ -204,7 +188,7 @@ def disconnect(server: Server, url: str) -> float:
 
 def run(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     """Every measurement, in one run."""
-    url = ready_database(args.size, args.ci, log)
+    url = benchdb.ready_database(args.size, args.ci, log)
     with psycopg.connect(benchdb.libpq_url(url)) as conn:
         jobs = conn.execute("SELECT count(*) FROM job").fetchone()[0]  # type: ignore[index]
     statements = {name: copy_statement(url, params) for name, params in VIEWS.items()}
