@@ -3,7 +3,7 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint format serve bench bench-flat bench-insights bench-production bench-seed bench-ci clean
+.PHONY: demo test lint format serve bench bench-flat bench-insights bench-production bench-export bench-seed bench-ci clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,11 +45,15 @@ bench-insights: $(BIN)/.installed  ## status mix as of, transitions, time in sta
 bench-production: $(BIN)/.installed  ## start-up to /readyz at 10k and 10M; what recording metrics costs
 	$(BIN)/python benchmarks/production.py
 
+bench-export: $(BIN)/.installed  ## CSV export at 10M against PostgreSQL's own COPY; worker memory; disconnect
+	$(BIN)/python benchmarks/export_csv.py
+
 bench-ci: $(BIN)/.installed  ## the benchmarks at CI size (2k jobs, seconds); asserts no timings
 	$(BIN)/python benchmarks/bench.py --ci
 	$(BIN)/python benchmarks/flat_reads.py --ci
 	$(BIN)/python benchmarks/insights.py --ci
 	$(BIN)/python benchmarks/production.py --ci
+	$(BIN)/python benchmarks/export_csv.py --ci
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

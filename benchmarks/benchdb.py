@@ -324,3 +324,19 @@ def database_size(url: str) -> str:
             )
     finally:
         engine.dispose()
+
+
+def ready_database(size: str, ci: bool, log: Any) -> str:
+    """The URL of ``jobdash_bench_<size>``, checked to be at this checkout's newest revision."""
+    if ci:
+        ensure_database(size, parse_size(size), fresh=False, log=log)
+    url = database_url(size)
+    head = head_revision()
+    try:
+        with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except psycopg.Error as exc:
+        raise SystemExit(f"{url}: {str(exc).splitlines()[0]} (seed it with benchmarks/bench.py)") from None
+    if row is None or row[0] != head:
+        raise SystemExit(f"{url} is at revision {row and row[0]}, this checkout at {head}: upgrade a copy")
+    return url

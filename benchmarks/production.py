@@ -67,22 +67,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
-def ready_database(size: str, ci: bool, log: Any) -> str:
-    """The URL of ``jobdash_bench_<size>``, checked to be at this checkout's newest revision."""
-    if ci:
-        benchdb.ensure_database(size, benchdb.parse_size(size), fresh=False, log=log)
-    url = benchdb.database_url(size)
-    head = benchdb.head_revision()
-    try:
-        with psycopg.connect(benchdb.libpq_url(url), autocommit=True) as conn:
-            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-    except psycopg.Error as exc:
-        raise SystemExit(f"{url}: {str(exc).splitlines()[0]} (seed it with benchmarks/bench.py)") from None
-    if row is None or row[0] != head:
-        raise SystemExit(f"{url} is at revision {row and row[0]}, this checkout at {head}: upgrade a copy")
-    return url
-
-
 def _started(server: Server) -> float:
     with server:
         assert server.ready_s is not None
@@ -91,7 +75,7 @@ def _started(server: Server) -> float:
 
 def startup(args: argparse.Namespace, pool: PortPool, log_dir: Path, log: Any) -> dict[str, Any]:
     """Seconds from process start to ready, per size and for the floor, in alternating rounds."""
-    urls = {size: ready_database(size, args.ci, log) for size in args.startup_sizes.split(",")}
+    urls = {size: benchdb.ready_database(size, args.ci, log) for size in args.startup_sizes.split(",")}
     samples: dict[str, list[float]] = {name: [] for name in [*urls, "floor"]}
     for round_no in range(args.startup_rounds):
         for name in samples:
@@ -144,7 +128,7 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 def recording_cost(args: argparse.Namespace, pool: PortPool, log_dir: Path, log: Any) -> dict[str, Any]:
     """Per-request latency with metrics on against two servers with metrics off, interleaved."""
-    url = ready_database(args.metrics_size, args.ci, log)
+    url = benchdb.ready_database(args.metrics_size, args.ci, log)
     with psycopg.connect(benchdb.libpq_url(url), autocommit=True) as conn:
         row = conn.execute("SELECT max(id) FROM job").fetchone()
     job_id = row[0] if row else 1
@@ -191,7 +175,7 @@ def recording_in_process(args: argparse.Namespace, log: Any) -> dict[str, Any]:
     Runs in a child interpreter with ``PROMETHEUS_MULTIPROC_DIR`` set, so that values are written to
     files (mmap) exactly as under gunicorn.
     """
-    url = ready_database(args.metrics_size, args.ci, log)
+    url = benchdb.ready_database(args.metrics_size, args.ci, log)
     with tempfile.TemporaryDirectory(prefix="jobdash-bench-metrics-") as directory:
         env = {**base_env(url, JOBDASH_CACHE_TTL="3600"), "PROMETHEUS_MULTIPROC_DIR": directory}
         done = subprocess.run(

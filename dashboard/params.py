@@ -12,9 +12,17 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    create_model,
+)
 from pydantic import ValidationError as PydanticValidationError
 
 from dashboard.input_errors import field_errors
@@ -87,11 +95,35 @@ class HistoryParams(BaseModel):
 # the JobFilter field of its name ("status" fills "statuses"). A new filter is one field in each.
 PAGING_PARAMS = frozenset({"ordering", "page_size", "cursor"})
 FILTER_PARAMS = tuple(name for name in JobListParams.model_fields if name not in PAGING_PARAMS)
+# The parameters that choose a page of a view rather than the view (its filters and ordering).
+PAGE_PARAMS = frozenset({"page_size", "cursor"})
+
+# The query string of ``GET /api/jobs/export.csv``: every JobListParams field but the page ones, so a
+# filter the list learns is a parameter of the export too.
+_VIEW_FIELDS: dict[str, Any] = {
+    name: (field.annotation, field)
+    for name, field in JobListParams.model_fields.items()
+    if name not in PAGE_PARAMS
+}
+JobViewParams = create_model(
+    "JobViewParams",
+    __config__=ConfigDict(extra="forbid", frozen=True),
+    __doc__="The query string of ``GET /api/jobs/export.csv``: the list's filters and ordering.",
+    **_VIEW_FIELDS,
+)
 
 
 def filter_field(param: str) -> str:
     """The :class:`JobFilter` field a filter parameter fills."""
     return "statuses" if param == "status" else param
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A validated view of the job list, every page of it: its filters and its ordering."""
+
+    filters: JobFilter
+    ordering: str
 
 
 @dataclass(frozen=True)
@@ -142,14 +174,32 @@ def check_page_size(page_size: int | None, *, default: int, maximum: int) -> int
     return page_size
 
 
+def _view_of(params: Any) -> JobView:
+    """The filters and ordering of validated list (or export) parameters."""
+    filters = JobFilter.build(**{filter_field(name): getattr(params, name) for name in FILTER_PARAMS})
+    return JobView(filters=filters, ordering=params.ordering)
+
+
+def parse_job_view(args: Mapping[str, Sequence[str]]) -> JobView:
+    """A query string of the list without its page (the export's): the same filters and ordering,
+    validated by the same rules; a page size or a cursor is an error naming it."""
+    paging = sorted(name for name in args if name in PAGE_PARAMS)
+    if paging:
+        message = "is not a parameter of the export, which holds every matching job (no pages)"
+        raise ValidationError([FieldError(name, message) for name in paging])
+    return _view_of(parse_model(JobViewParams, args, multi=("status",)))
+
+
 def parse_job_list_query(
     args: Mapping[str, Sequence[str]], *, default_page_size: int, max_page_size: int
 ) -> JobListQuery:
     """Turn a query string (as a multi-dict) into a validated :class:`JobListQuery`."""
     params = parse_model(JobListParams, args, multi=("status",))
-    filters = JobFilter.build(**{filter_field(name): getattr(params, name) for name in FILTER_PARAMS})
+    view = _view_of(params)
     page_size = check_page_size(params.page_size, default=default_page_size, maximum=max_page_size)
-    return JobListQuery(filters=filters, ordering=params.ordering, page_size=page_size, cursor=params.cursor)
+    return JobListQuery(
+        filters=view.filters, ordering=view.ordering, page_size=page_size, cursor=params.cursor
+    )
 
 
 def _query_text(value: object) -> str:
@@ -165,15 +215,22 @@ def _query_text(value: object) -> str:
     return str(value)
 
 
-def list_query_string(query: JobListQuery, *, default_page_size: int) -> dict[str, str | list[str]]:
-    """The query-string parameters that reproduce ``query`` (defaults omitted), for links and URLs."""
+def view_query_string(view: JobView | JobListQuery) -> dict[str, str | list[str]]:
+    """The query-string parameters of a view's filters and ordering (defaults omitted): every page of
+    it, or its export."""
     out: dict[str, str | list[str]] = {}
     for name in FILTER_PARAMS:
-        text = _query_text(getattr(query.filters, filter_field(name)))
+        text = _query_text(getattr(view.filters, filter_field(name)))
         if text:
             out[name] = text
-    if query.ordering != DEFAULT_ORDERING:
-        out["ordering"] = query.ordering
+    if view.ordering != DEFAULT_ORDERING:
+        out["ordering"] = view.ordering
+    return out
+
+
+def list_query_string(query: JobListQuery, *, default_page_size: int) -> dict[str, str | list[str]]:
+    """The query-string parameters that reproduce ``query`` (defaults omitted), for links and URLs."""
+    out = view_query_string(query)
     if query.page_size != default_page_size:
         out["page_size"] = str(query.page_size)
     if query.cursor:

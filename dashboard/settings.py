@@ -139,6 +139,8 @@ class Settings:
     db_max_overflow: int = _env("JOBDASH_DB_MAX_OVERFLOW", "5", _integer(0, 1000))
     db_pool_timeout: int = _env("JOBDASH_DB_POOL_TIMEOUT", "5", _integer(1, 3600))
     db_statement_timeout_ms: int = _env("JOBDASH_DB_STATEMENT_TIMEOUT_MS", "5000", _integer(0))
+    # A CSV export is one long statement: its own limit, for the whole export (0: none).
+    export_statement_timeout_ms: int = _env("JOBDASH_EXPORT_STATEMENT_TIMEOUT_MS", "600000", _integer(0))
     # libpq's connect_timeout, for the primary and the read replica (libpq's floor is 2 s).
     db_connect_timeout: int = _env("JOBDASH_DB_CONNECT_TIMEOUT", "5", _integer(2, 600))
     cache_url: str | None = _env("JOBDASH_CACHE_URL", "", _cache_url)

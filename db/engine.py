@@ -200,6 +200,13 @@ class Database:
         with self._read_connection() as conn, conn.begin():
             yield conn
 
+    @contextlib.contextmanager
+    def stream(self) -> Iterator[Connection]:
+        """A read connection in a transaction of its own, for one long streamed read (an export): its
+        ``SET LOCAL`` settings end with it, and closing it rolls back whatever was left running."""
+        with self._read_connection() as conn, conn.begin():
+            yield conn
+
     def _read_connection(self) -> Connection:
         """A connection to the replica, or to the primary when the replica cannot be reached.
 

@@ -328,7 +328,7 @@ def _jobs_page_statement(
     split: bool,
     descending: bool,
     with_cursor: bool,
-    limit: int,
+    limit: int | None,
     *,
     family_order: bool = False,
 ) -> Select[Any]:
@@ -482,6 +482,17 @@ def list_jobs(
             scope=cursors.fingerprint("jobs", ordering, filters),
             key_type=_key_type(key_name),
         )
+
+
+def view_statement(conn: Connection, *, filters: JobFilter, ordering: str) -> Select[Any]:
+    """Every job of the list's view (``filters`` in ``ordering``), unpaged: the list's own page query
+    without a cursor or a limit, so that an export holds exactly the rows the pages hold, in their order.
+    """
+    key_name, descending = _ordering(ordering)
+    family_order = filters.family is not None and conn.dialect.name == "postgresql"
+    return _jobs_page_statement(
+        filters, key_name, filters.split(conn), descending, False, None, family_order=family_order
+    )
 
 
 def count_jobs(conn: Connection, *, filters: JobFilter = JobFilter(), page: Page | None = None) -> Count:

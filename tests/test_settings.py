@@ -11,6 +11,7 @@ def test_defaults_match_the_configuration_table():
     assert settings.read_database_url is None
     assert (settings.db_pool_size, settings.db_max_overflow, settings.db_pool_timeout) == (5, 5, 5)
     assert settings.db_statement_timeout_ms == 5000
+    assert settings.export_statement_timeout_ms == 600_000
     assert settings.cache_url is None and settings.cache_ttl == 5
     assert (settings.default_page_size, settings.max_page_size) == (50, 200)
     assert settings.api_tokens == () and settings.allow_anonymous_writes is False
@@ -57,6 +58,8 @@ def test_values_are_parsed():
         ("JOBDASH_DB_POOL_SIZE", "0"),
         ("JOBDASH_DB_POOL_SIZE", "five"),
         ("JOBDASH_DB_STATEMENT_TIMEOUT_MS", "-1"),
+        ("JOBDASH_EXPORT_STATEMENT_TIMEOUT_MS", "-1"),
+        ("JOBDASH_EXPORT_STATEMENT_TIMEOUT_MS", "ten minutes"),
         ("JOBDASH_CACHE_URL", "memcached://x"),
         ("JOBDASH_CACHE_TTL", "-5"),
         ("JOBDASH_MAX_PAGE_SIZE", "0"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from dashboard.api import insights, jobs, openapi, stats
+from dashboard.api import export, insights, jobs, openapi, stats
 from dashboard.api.errors import guard_api_routes, register_error_handlers
 from dashboard.api.openapi import operation_of
 from dashboard.paths import API_PREFIX
@@ -23,7 +23,7 @@ def _refuse_undocumented_parameters() -> Response | None:
 def register_api(server: Flask) -> None:
     """Mount the API on ``server``, with its request checks, its problem errors and its guard on ``/api/``."""
     api = Blueprint("api", __name__, url_prefix=API_PREFIX)
-    for feature in (jobs.bp, stats.bp, insights.bp, openapi.bp):
+    for feature in (jobs.bp, export.bp, stats.bp, insights.bp, openapi.bp):
         api.register_blueprint(feature)
     api.before_request(_refuse_undocumented_parameters)
     register_error_handlers(api)

@@ -28,6 +28,7 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 CURSOR_RULE = "the cursor is not one this list gave out (tampered, foreign or stale)"
 TIMES_RULE = "a time lies outside the years 1970 to 9999"
 TIMESTAMP_RULE = "the timestamp lies more than JOBDASH_MAX_FUTURE_SKEW_S seconds ahead, or before 1970"
+_HEADER_SCHEMAS = {"Location": {"type": "string", "format": "uri-reference"}}
 _PATH_PARAMETER = re.compile(r"<(?:(\w+):)?(\w+)>")
 _ERROR_TITLES = {
     400: "Invalid request (problem with an errors list)",
@@ -52,6 +53,8 @@ class Operation:
     body: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
     headers: Mapping[int, Mapping[str, str]] = field(default_factory=dict)
+    # Successes whose body is not JSON: status -> media type (the body is text, e.g. ``text/csv``).
+    media: Mapping[int, str] = field(default_factory=dict)
     # Checks a JSON Schema cannot state (across fields, against the clock, opaque tokens): a request
     # that passes the schema may still get a 400 for these. Listed in the 400 answer and as ``x-rules``.
     rules: tuple[str, ...] = ()
@@ -184,9 +187,11 @@ def _success_responses(op: Operation, schemas: _Schemas) -> dict[str, Any]:
         response: dict[str, Any] = {"description": model.__doc__.strip() if model and model.__doc__ else ""}
         if model is not None:
             response.update(_json("application/json", schemas.ref(model)))
+        if status in op.media:
+            response["content"] = {op.media[status]: {"schema": {"type": "string"}}}
         if status in op.headers:
             response["headers"] = {
-                name: {"description": text, "schema": {"type": "string", "format": "uri-reference"}}
+                name: {"description": text, "schema": _HEADER_SCHEMAS.get(name, {"type": "string"})}
                 for name, text in op.headers[status].items()
             }
         responses[str(status)] = response

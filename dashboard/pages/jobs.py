@@ -60,7 +60,7 @@ from dashboard.list_state import (
 )
 from dashboard.local_time import viewer_zone, zone_description, zone_label
 from dashboard.pages import PageCallbacks, database_error_state
-from dashboard.params import JobListQuery
+from dashboard.params import JobListQuery, view_query_string
 from dashboard.settings import get_settings
 from dashboard.tables import JOB_COLUMNS, header_cell, paged_table, render_spec, renderer_callback, rows_data
 from db.errors import ValidationError
@@ -88,6 +88,27 @@ SORTABLE = {
     "updated_at": ("jobs-sort-updated", "updated"),
     "duration": ("jobs-sort-duration", "duration"),
 }
+
+
+EXPORT_PATH = "/api/jobs/export.csv"
+
+
+def export_href(query: JobListQuery) -> str:
+    """The CSV export of ``query``'s view: its filters and ordering, every page."""
+    params = view_query_string(query)
+    return EXPORT_PATH + ("?" + urlencode(params, doseq=True, safe=",:") if params else "")
+
+
+def _export_button(query: JobListQuery) -> html.A:
+    """A link downloading the current view as CSV (the callback keeps its href on the view)."""
+    return html.A(
+        [html.I(className="bi bi-download me-1"), "Export CSV"],
+        id="jobs-export",
+        href=export_href(query),
+        download="jobs.csv",  # the server's Content-Disposition names it with the time
+        className="btn btn-sm btn-outline-secondary export-button",
+        title="Download every job of this view (all pages, this order) as CSV",
+    )
 
 
 def build_sort_labels(ordering: str) -> dict[str, list[Any]]:
@@ -374,7 +395,7 @@ def layout(**query: object) -> html.Div:
         [
             dcc.Location(id="jobs-url", refresh=False),
             *live.live_parts("jobs"),
-            page_header("Jobs", count, html.Div()),
+            page_header("Jobs", count, _export_button(parsed)),
             _filters(shown),
             html.Div(id="jobs-filter-error", className="mb-3"),
             _jobs_table(view, parsed.ordering, _table_footer(shown, enabled=enabled)),
@@ -516,6 +537,7 @@ OUTPUTS = {
     "sort_updated": Output("jobs-sort-updated", "children"),
     "sort_duration": Output("jobs-sort-duration", "children"),
     "filter_error": Output("jobs-filter-error", "children"),
+    "export_href": Output("jobs-export", "href"),
 }
 
 
@@ -571,6 +593,7 @@ def update_view(
             # A button changed the query (a jump moves the created range): show what it changed. The
             # control being edited is never written to, so what is typed there is never overwritten.
             out["controls"] = _changed_controls(current, wanted)
+    out["export_href"] = export_href(wanted)
     first_page = with_cursor(wanted, None)
     read_at = dt.datetime.now(dt.UTC)  # jobs created from here on are newer than the rows shown
     out.update(

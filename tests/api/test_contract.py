@@ -18,6 +18,7 @@ def test_the_document_is_valid_openapi_3_1_and_lists_every_endpoint(client):
     assert document["openapi"].startswith("3.1")
     assert {path: set(ops) for path, ops in document["paths"].items()} == {
         "/api/jobs/": {"get", "post"},
+        "/api/jobs/export.csv": {"get"},
         "/api/jobs/{job_id}/": {"get", "delete"},
         "/api/jobs/{job_id}/history/": {"get"},
         "/api/jobs/{job_id}/status/": {"post"},
@@ -216,6 +217,7 @@ def test_rules_beyond_the_schema_are_listed_with_the_400(client):
     paths = client.get("/api/openapi.json").get_json()["paths"]
     for path, method in [
         ("/api/jobs/", "get"),
+        ("/api/jobs/export.csv", "get"),
         ("/api/jobs/{job_id}/history/", "get"),
         ("/api/jobs/", "post"),
         ("/api/jobs/{job_id}/status/", "post"),
