@@ -4,7 +4,7 @@
 - :func:`transition_counts`: transitions (from -> to) per family over a range of whole hours;
 - :func:`disallowed_transitions`: the flagged transitions, newest first, keyset-paged;
 - :func:`time_in_state`: p50 / p95 / p99 of the time spent in each status, per family, over whole days;
-- :func:`job_time_in_state`: one job's stays beside its family's p50 / p95;
+- :func:`job_time_in_state`: one job's stays beside its family's p50 / p95 (:func:`family_percentiles`);
 - :func:`stuck_jobs`: PENDING or RUNNING jobs in that status for longer than their family's p99;
 - :func:`family_counts`: the admitted families and their jobs per current status.
 """
@@ -342,20 +342,29 @@ def job_time_in_state(conn: Connection, *, job_id: int, now: dt.datetime | None 
         end = run_list[index + 1][1] if index + 1 < len(run_list) else None
         seconds = ((end or max(now, start)) - start).total_seconds()
         stays.append({"status": status, "since": start, "until": end, "seconds": round(seconds, 3)})
-    low, high = _recent_weeks(now, STUCK_WEEKS)
-    histograms = _histograms(conn, low, high, [family], STATUSES)
-    percentiles = {}
-    for status in STATUSES:
-        summary = _summary(histograms.get((family, status), {}))
-        percentiles[status] = {"stays": summary["stays"], "p50": summary["p50"], "p95": summary["p95"]}
+    window, percentiles = family_percentiles(conn, family=family, now=now)
     return {
         "job_id": job_id,
         "family": family,
         "status": str(job[1]),
-        "window": {"since": low, "until": high},
+        "window": {"since": window[0], "until": window[1]},
         "stays": stays,
         "family_percentiles": percentiles,
     }
+
+
+def family_percentiles(
+    conn: Connection, *, family: str, now: dt.datetime
+) -> tuple[tuple[dt.datetime, dt.datetime], dict[str, dict[str, Any]]]:
+    """Per status, the number of stays of ``family`` that ended in the current UTC week and the four
+    before it, and their p50 and p95 in seconds (None without stays); with that window [since, until)."""
+    low, high = _recent_weeks(now, STUCK_WEEKS)
+    histograms = _histograms(conn, low, high, [family], STATUSES)
+    percentiles: dict[str, dict[str, Any]] = {}
+    for status in STATUSES:
+        summary = _summary(histograms.get((family, status), {}))
+        percentiles[status] = {"stays": summary["stays"], "p50": summary["p50"], "p95": summary["p95"]}
+    return (low, high), percentiles
 
 
 # ----------------------------------------------------------------------------------------- stuck jobs
