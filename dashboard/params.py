@@ -1,8 +1,8 @@
 """Parsing of list query strings, shared by the JSON API and the dashboard's URL-driven pages.
 
 Both speak the same parameter names (``status``, ``q``, ``created_after``, ``created_before``,
-``family``, ``ordering``, ``page_size``, ``cursor``), so one pydantic model validates both, and a link
-copied from the dashboard means the same thing to the API.
+``family``, ``stuck``, ``ordering``, ``page_size``, ``cursor``), so one pydantic model validates both, and
+a link copied from the dashboard means the same thing to the API.
 """
 
 from __future__ import annotations
@@ -57,6 +57,12 @@ class JobListParams(BaseModel):
     created_before: QueryDatetime | None = Field(None, description="ISO 8601 with offset; exclusive.")
     family: str | None = Field(
         None, max_length=NAME_MAX_LENGTH, description="Job family (the name without its run-specific tail)."
+    )
+    stuck: bool | None = Field(
+        None,
+        description="true: only the jobs in PENDING or RUNNING for longer than their family's threshold (as "
+        "/api/insights/stuck/ reads them, most overdue first); combines with family and status only, and "
+        "takes no ordering.",
     )
     ordering: Ordering = Field(DEFAULT_ORDERING, description="Sort key; ties are broken by id.")
     page_size: int | None = Field(None, ge=1, description="Rows per page, 1..JOBDASH_MAX_PAGE_SIZE.")
@@ -143,8 +149,10 @@ def parse_job_list_query(
 
 def _query_text(value: object) -> str:
     """A filter's value as its query parameter spells it (empty when the filter is off)."""
-    if value is None:
+    if value is None or value is False:
         return ""
+    if value is True:
+        return "true"
     if isinstance(value, tuple | list):
         return ",".join(map(str, value))
     if isinstance(value, dt.datetime):

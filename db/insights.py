@@ -44,7 +44,16 @@ from db.models import (
     job_transition_day_table,
     job_transition_hour_table,
 )
-from db.queries import Page, Totals, _keyset_page, _order
+from db.queries import (
+    _LIST_COLUMN_NAMES,
+    DEFAULT_ORDERING,
+    Count,
+    JobFilter,
+    Page,
+    Totals,
+    _keyset_page,
+    _order,
+)
 
 WEEK = dt.timedelta(days=7)
 # Longest range a transitions or time-in-state read may cover (its cost grows with the range).
@@ -594,6 +603,59 @@ def stuck_counts(conn: Connection, *, now: dt.datetime | None = None) -> dict[tu
     ]
     counts = conn.execute(select(*branches)).one()
     return {(t.family, t.status): int(n) for t, n in zip(thresholds, counts, strict=True) if n}
+
+
+def _stuck_list_filters(filters: JobFilter) -> None:
+    """The filters a stuck list takes: a family and PENDING / RUNNING (checked by :func:`stuck_jobs`)."""
+    combined = [name for name in ("q", "created_after", "created_before") if getattr(filters, name)]
+    if combined:
+        raise ValidationError.single(
+            combined[0], "cannot be combined with stuck (stuck jobs are filtered by family and status only)"
+        )
+
+
+def stuck_list(
+    conn: Connection,
+    *,
+    filters: JobFilter,
+    ordering: str,
+    page_size: int,
+    max_page_size: int,
+    cursor: str | None = None,
+) -> Page:
+    """The job list with ``stuck``: :func:`stuck_jobs`' walk (most overdue first, as bounded as it is),
+    its rows cut to the list's columns. Its order is fixed: another ``ordering`` is an error."""
+    _stuck_list_filters(filters)
+    if ordering != DEFAULT_ORDERING:
+        raise ValidationError.single(
+            "ordering", "a stuck list is ordered most overdue first; leave ordering out"
+        )
+    page = stuck_jobs(
+        conn,
+        page_size=page_size,
+        max_page_size=max_page_size,
+        cursor=cursor,
+        family=filters.family,
+        statuses=filters.statuses or None,
+    )
+    rows = [{name: row[name] for name in _LIST_COLUMN_NAMES} for row in page.results]
+    return Page(
+        results=rows, next_cursor=page.next_cursor, previous_cursor=page.previous_cursor, whole=page.whole
+    )
+
+
+def stuck_list_count(conn: Connection, *, filters: JobFilter, now: dt.datetime | None = None) -> Count:
+    """How many jobs a stuck list holds: exact, or at least this many when a family and status has more
+    than STUCK_COUNT_CAP stuck jobs."""
+    _stuck_list_filters(filters)
+    wanted = set(filters.statuses) or set(STUCK_STATUSES)
+    counts = {
+        pair: n
+        for pair, n in stuck_counts(conn, now=now).items()
+        if pair[1] in wanted and (filters.family is None or pair[0] == filters.family)
+    }
+    total = sum(counts.values())
+    return Count(total, "at_least" if any(n >= STUCK_COUNT_CAP for n in counts.values()) else "exact")
 
 
 # -------------------------------------------------------------------------------------------- families

@@ -47,6 +47,7 @@ _JOB_COLUMNS = (
     job_table.c.created_at,
     job_table.c.updated_at,
 )
+_LIST_COLUMN_NAMES = tuple(column.key for column in _JOB_COLUMNS)
 _EVENT_COLUMNS = (
     job_status_table.c.id,
     job_status_table.c.status_type.label("status"),
@@ -64,6 +65,8 @@ class JobFilter:
     created_after: dt.datetime | None = None
     created_before: dt.datetime | None = None
     family: str | None = None
+    # Only the jobs in PENDING or RUNNING for longer than their family's threshold (db/insights.py).
+    stuck: bool = False
 
     @classmethod
     def build(
@@ -74,6 +77,7 @@ class JobFilter:
         created_after: object = None,
         created_before: object = None,
         family: object = None,
+        stuck: object = None,
     ) -> JobFilter:
         """Validate raw filter values; raise ValidationError naming each bad field."""
         values = validation.collect(
@@ -82,6 +86,7 @@ class JobFilter:
             created_after=lambda: validation.optional_timestamp(created_after, "created_after"),
             created_before=lambda: validation.optional_timestamp(created_before, "created_before"),
             family=lambda: validation.family(family),
+            stuck=lambda: validation.flag(stuck, "stuck"),
         )
         built = cls(**values)
         if built.created_after and built.created_before and built.created_after >= built.created_before:
@@ -312,6 +317,17 @@ def list_jobs(
     cursor: str | None = None,
 ) -> Page:
     """One page of jobs (list columns only) matching ``filters`` in ``ordering``, by keyset cursor."""
+    if filters.stuck:
+        from db import insights  # stuck jobs are read as the stuck read walks them (db/insights.py)
+
+        return insights.stuck_list(
+            conn,
+            filters=filters,
+            ordering=ordering,
+            page_size=page_size,
+            max_page_size=max_page_size,
+            cursor=cursor,
+        )
     if filters.q:
         from db import search  # a name search walks the list with a bounded budget (db/search.py)
 
@@ -356,6 +372,12 @@ def count_jobs(conn: Connection, *, filters: JobFilter = JobFilter(), page: Page
         from db import search  # bounded by the search budget (db/search.py)
 
         return search.count_matches(conn, filters=filters, page=page)
+    if page is not None and page.whole:
+        return Count(len(page.results), "exact")  # the first page of ``filters`` is all there is
+    if filters.stuck:
+        from db import insights  # at most STUCK_COUNT_CAP per family and status (db/insights.py)
+
+        return insights.stuck_list_count(conn, filters=filters)
     if page is not None and page.whole:
         return Count(len(page.results), "exact")  # the first page of ``filters`` is all there is
     if filters.family is not None:

@@ -61,7 +61,7 @@ from dashboard.settings import get_settings
 from dashboard.tables import JOB_COLUMNS, header_cell, paged_table, render_spec, renderer_callback, rows_data
 from db.errors import ValidationError
 from db.models import NAME_MAX_LENGTH
-from db.queries import Page, count_jobs, list_and_count_jobs
+from db.queries import DEFAULT_ORDERING, Page, count_jobs, list_and_count_jobs
 from db.search import SearchPage
 from db.validation import Q_MAX_LENGTH
 
@@ -153,6 +153,30 @@ def _family_filter(component_id: str, family: str) -> dbc.Col:
     )
 
 
+def _stuck_filter(component_id: str, stuck: bool) -> dbc.Col:
+    """Only the jobs stuck in PENDING or RUNNING (past their family's p99; most overdue first)."""
+    switch = dbc.Switch(id=component_id, label="Stuck only", value=stuck, className="mb-0 small stuck-switch")
+    hint = "Pending or running for longer than the family's p99 (most overdue first; not with a name "
+    hint += "search or a created range)"
+    return dbc.Col(
+        [
+            html.Div("\u00a0", className="filter-label", **html_attributes(aria_hidden="true")),
+            html.Div(switch, title=hint),
+        ],
+        xl="auto",
+        md=4,
+    )
+
+
+def read_stuck(value: object) -> str:
+    """A :attr:`Control.read` for the stuck switch: on, off, or nothing."""
+    if value is None or value is False:
+        return ""
+    if value is not True:
+        raise ValidationError.single("stuck", "must be true or false")
+    return "true"
+
+
 def _time_filter(label: str, component_id: str, value: str) -> dbc.Col:
     """One end of a time range: a labelled datetime input (UTC), debounced like the search."""
     return dbc.Col(
@@ -210,6 +234,7 @@ CONTROLS = (
     ),
     _time_control("created_after", "jobs-created-after", "Created from (UTC)"),
     _time_control("created_before", "jobs-created-before", "Created before (UTC)"),
+    Control("stuck", "jobs-stuck", show=lambda q: q.filters.stuck, read=read_stuck, build=_stuck_filter),
     Control(
         "page_size",
         "jobs-page-size",
@@ -349,8 +374,10 @@ def requested_query(
     """The query the user asked for with ``trigger``, starting from the one the URL shows (``shown`` is the
     table's data, holding the cursors of the pages around it)."""
     if trigger in CONTROL_TRIGGERS:
-        # A new filter or page size starts again from page one, keeping the sort.
-        args = args_from_controls(controls, CONTROLS, ordering=current.ordering)
+        # A new filter or page size starts again from page one, keeping the sort (a stuck list has its
+        # own: most overdue first).
+        ordering = DEFAULT_ORDERING if controls.get("stuck") is True else current.ordering
+        args = args_from_controls(controls, CONTROLS, ordering=ordering)
         return parse_view(args, default_page_size=default_page_size, max_page_size=max_page_size)
     if trigger in SORT_BUTTONS:
         ordering = toggle_ordering(current.ordering, SORT_BUTTONS[trigger])

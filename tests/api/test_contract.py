@@ -48,6 +48,7 @@ def test_the_document_is_valid_openapi_3_1_and_lists_every_endpoint(client):
         "created_after",
         "created_before",
         "family",
+        "stuck",
         "ordering",
         "page_size",
         "cursor",

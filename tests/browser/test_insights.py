@@ -10,11 +10,12 @@ import re
 from typing import Any
 
 import pytest
+from selenium.webdriver.common.by import By
 
 from dashboard.components import format_duration
 from db import insights, writes
 from db.engine import Database
-from tests.browser.test_dashboard import SCREENSHOTS, eventually
+from tests.browser.test_dashboard import SCREENSHOTS, eventually, shown_ids
 
 pytestmark = pytest.mark.browser
 H = dt.timedelta(hours=1)
@@ -67,6 +68,11 @@ def insight_jobs(seeded: Database) -> dict[str, Any]:
         [("PENDING", now - slow_run - 2 * M), ("RUNNING", now - slow_run - M), ("COMPLETED", now - M)],
     )
     return {"now": now, "stuck": stuck, "replayed": replayed, "slow": slow, "family": family}
+
+
+def click(duo: Any, element: Any) -> None:
+    """Click ``element`` wherever it is on the page (as a pointer click would, through its handlers)."""
+    duo.driver.execute_script("arguments[0].click();", element)
 
 
 def switch_theme(duo: Any, wanted: str) -> None:
@@ -183,3 +189,24 @@ def test_job_page_compares_each_stay_with_its_family(
     duo.find_element("#job-family").click()
     eventually(lambda: "family=etl-orders" in duo.driver.current_url)
     eventually(lambda: duo.find_element("#jobs-family").get_attribute("value") == "etl-orders")
+
+
+def test_all_stuck_jobs_opens_the_list_filtered_to_them(
+    dash_server: Any, seeded: Database, insight_jobs: Any
+) -> None:
+    duo = dash_server
+    with seeded.read() as conn:
+        page = insights.stuck_jobs(conn, page_size=10, max_page_size=200)
+    expected = [int(row["id"]) for row in page.results]
+    assert insight_jobs["stuck"]["id"] in expected
+    duo.wait_for_page(url=f"{duo.server_url}/")
+    eventually(lambda: len(duo.find_elements("#overview-stuck .stuck-row")) > 0)
+    eventually(lambda: len(duo.find_elements("#overview-failures .failure-row")) > 0)
+    click(duo, duo.wait_for_element("#overview-all-stuck"))
+    eventually(lambda: duo.driver.current_url.endswith("/jobs?stuck=true"))
+    eventually(lambda: shown_ids(duo) == expected)
+    assert duo.find_element("#jobs-stuck").is_selected()
+    # Switched off again: the whole list.
+    click(duo, duo.driver.find_element(By.CSS_SELECTOR, "label[for='jobs-stuck']"))
+    eventually(lambda: "stuck" not in duo.driver.current_url)
+    eventually(lambda: duo.find_element("#jobs-count").text.startswith("1,503 jobs"))
