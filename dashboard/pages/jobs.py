@@ -154,18 +154,15 @@ def _family_filter(component_id: str, family: str) -> dbc.Col:
 
 
 def _stuck_filter(component_id: str, stuck: bool) -> dbc.Col:
-    """Only the jobs stuck in PENDING or RUNNING (past their family's p99; most overdue first)."""
+    """Only the jobs stuck in PENDING or RUNNING (past their family's p99; most overdue first): a row of
+    its own under the other filters, which keep the width they share."""
     switch = dbc.Switch(id=component_id, label="Stuck only", value=stuck, className="mb-0 small stuck-switch")
-    hint = "Pending or running for longer than the family's p99 (most overdue first; not with a name "
-    hint += "search or a created range)"
-    return dbc.Col(
-        [
-            html.Div("\u00a0", className="filter-label", **html_attributes(aria_hidden="true")),
-            html.Div(switch, title=hint),
-        ],
-        xl="auto",
-        md=4,
+    hint = html.Span(
+        "pending or running for longer than the family's p99, most overdue first (with a family and "
+        "status; not with a name search or a created range)",
+        className="small text-body-secondary",
     )
+    return dbc.Col(html.Div([switch, hint], className="d-flex flex-wrap align-items-center gap-2"), xs=12)
 
 
 def read_stuck(value: object) -> str:
