@@ -12,6 +12,8 @@ is how plotly.js reads dates: it has no time zones of its own.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -225,5 +227,96 @@ def status_timeline_figure(segments: Sequence[Segment], zone: dt.tzinfo = dt.UTC
             "categoryorder": "array",
             "categoryarray": [status_label(s) for s in reversed(lanes)],
             "showgrid": False,
+        },
+    )
+
+
+# The transitions heatmap, drawn as a grid of square markers (the bundled plotly.js has no heatmap trace,
+# and a 5 x 5 grid needs none): opaque blues, so each cell's text colour is chosen against its own fill
+# in either theme; the colour on a log scale (progress events outnumber every other transition); the
+# cells the lifecycle does not allow outlined in the failure colour.
+HEATMAP_SCALE = ((0.0, (207, 226, 255)), (0.5, (110, 168, 254)), (1.0, (10, 61, 145)))
+FLAG_COLOR = STATUS_COLORS["FAILED"]
+HEATMAP_HEIGHT = 320
+CELL_SIZE = 46  # pixels: five cells and their gaps fit the chart's height
+
+
+def scale_color(fraction: float) -> tuple[str, str]:
+    """The fill on HEATMAP_SCALE at ``fraction`` (0 to 1) and a text colour that reads on it."""
+    fraction = min(1.0, max(0.0, fraction))
+    for (low, a), (high, b) in itertools.pairwise(HEATMAP_SCALE):
+        if fraction <= high:
+            t = (fraction - low) / (high - low)
+            rgb = tuple(round(x + (y - x) * t) for x, y in zip(a, b, strict=True))
+            break
+    luminance = (0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]) / 255
+    return "#{:02x}{:02x}{:02x}".format(*rgb), "#10233f" if luminance > 0.6 else "#ffffff"
+
+
+def transitions_heatmap_figure(counts: Mapping[tuple[str, str], int], allowed: Any) -> Figure:
+    """Transitions from (rows) -> to (columns) between statuses, each cell its count; a transition the
+    lifecycle does not allow (``allowed(from, to)`` is false) that happened is outlined and named so."""
+    cells = sorted(((b, a), n) for (b, a), n in counts.items() if n and b in STATUSES and a in STATUSES)
+    if not cells:
+        return empty_figure("No transitions in this period", height=HEATMAP_HEIGHT)
+    labels = [status_label(s) for s in STATUSES]
+    top = math.log10(1 + max(n for _, n in cells))
+    colors = [scale_color(math.log10(1 + n) / top if top else 1.0) for _, n in cells]
+    grid: dict[str, Any] = {
+        "type": "scatter",
+        "mode": "markers+text",
+        "x": [status_label(a) for (_, a), _ in cells],
+        "y": [status_label(b) for (b, _), _ in cells],
+        "text": [f"{n:,}" for _, n in cells],
+        "textposition": "middle center",
+        "textfont": {"color": [text for _, text in colors], "size": 11},
+        "marker": {"symbol": "square", "size": CELL_SIZE, "color": [fill for fill, _ in colors]},
+        "hovertemplate": "%{y} → %{x}: %{text}<extra></extra>",
+        "showlegend": False,
+        "cliponaxis": False,
+    }
+    # Every status on both axes, whichever transitions there were.
+    frame: dict[str, Any] = {"type": "scatter", "mode": "markers", "x": labels, "y": labels}
+    frame |= {"marker": {"opacity": 0}, "hoverinfo": "skip", "showlegend": False}
+    flagged = [(pair, n) for pair, n in cells if not allowed(*pair)]
+    traces = [frame, grid]
+    if flagged:
+        traces.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "x": [status_label(a) for (_, a), _ in flagged],
+                "y": [status_label(b) for (b, _), _ in flagged],
+                "marker": {
+                    "symbol": "square-open",
+                    "size": CELL_SIZE + 6,
+                    "color": FLAG_COLOR,
+                    "line": {"width": 3, "color": FLAG_COLOR},
+                },
+                "customdata": [f"{n:,}" for _, n in flagged],
+                "hovertemplate": "%{y} → %{x}: %{customdata}, not allowed by the lifecycle<extra></extra>",
+                "showlegend": False,
+                "cliponaxis": False,
+            }
+        )
+    axis = {**AXIS, "type": "category", "showgrid": False, "fixedrange": True, "showline": False}
+    return figure(
+        traces,
+        height=HEATMAP_HEIGHT,
+        margin={"l": 96, "r": 24, "t": 24, "b": 56},
+        xaxis={
+            **axis,
+            "title": {"text": "to", "font": {"size": 11}},
+            "categoryorder": "array",
+            "categoryarray": labels,
+            "range": [-0.5, len(labels) - 0.5],
+            "side": "bottom",
+        },
+        yaxis={
+            **axis,
+            "title": {"text": "from", "font": {"size": 11}},
+            "categoryorder": "array",
+            "categoryarray": list(reversed(labels)),
+            "range": [-0.5, len(labels) - 0.5],
         },
     )

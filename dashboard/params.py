@@ -1,9 +1,9 @@
 """Parsing of list query strings, shared by the JSON API and the dashboard's URL-driven pages.
 
 Both speak the same parameter names (``status``, ``q``, ``created_after``, ``created_before``,
-``family``, ``updated_after``, ``updated_before``, ``min_duration``, ``max_duration``, ``ordering``,
-``page_size``, ``cursor``), so one pydantic model validates both, and a link
-copied from the dashboard means the same thing to the API.
+``family``, ``updated_after``, ``updated_before``, ``min_duration``, ``max_duration``, ``stuck``,
+``ordering``, ``page_size``, ``cursor``), so one pydantic model validates both, and a link copied from the
+dashboard means the same thing to the API.
 """
 
 from __future__ import annotations
@@ -76,6 +76,12 @@ class JobListParams(BaseModel):
     )
     max_duration: float | None = Field(
         None, ge=0, allow_inf_nan=False, description="Finished jobs that took at most this many seconds."
+    )
+    stuck: bool | None = Field(
+        None,
+        description="true: only the jobs in PENDING or RUNNING for longer than their family's threshold (as "
+        "/api/insights/stuck/ reads them, most overdue first); combines with family and status only, and "
+        "takes no ordering.",
     )
     ordering: Ordering = Field(DEFAULT_ORDERING, description="Sort key; ties are broken by id.")
     page_size: int | None = Field(None, ge=1, description="Rows per page, 1..JOBDASH_MAX_PAGE_SIZE.")
@@ -204,8 +210,10 @@ def parse_job_list_query(
 
 def _query_text(value: object) -> str:
     """A filter's value as its query parameter spells it (empty when the filter is off)."""
-    if value is None:
+    if value is None or value is False:
         return ""
+    if value is True:
+        return "true"
     if isinstance(value, tuple | list):
         return ",".join(map(str, value))
     if isinstance(value, dt.datetime):

@@ -4,13 +4,14 @@
 - :func:`transition_counts`: transitions (from -> to) per family over a range of whole hours;
 - :func:`disallowed_transitions`: the flagged transitions, newest first, keyset-paged;
 - :func:`time_in_state`: p50 / p95 / p99 of the time spent in each status, per family, over whole days;
-- :func:`job_time_in_state`: one job's stays beside its family's p50 / p95;
+- :func:`job_time_in_state`: one job's stays beside its family's p50 / p95 (:func:`family_percentiles`);
 - :func:`stuck_jobs`: PENDING or RUNNING jobs in that status for longer than their family's p99;
 - :func:`family_counts`: the admitted families and their jobs per current status.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import math
@@ -44,7 +45,16 @@ from db.models import (
     job_transition_day_table,
     job_transition_hour_table,
 )
-from db.queries import Page, Totals, _keyset_page, _order
+from db.queries import (
+    _LIST_COLUMN_NAMES,
+    DEFAULT_ORDERING,
+    Count,
+    JobFilter,
+    Page,
+    Totals,
+    _keyset_page,
+    _order,
+)
 
 WEEK = dt.timedelta(days=7)
 # Longest range a transitions or time-in-state read may cover (its cost grows with the range).
@@ -342,20 +352,29 @@ def job_time_in_state(conn: Connection, *, job_id: int, now: dt.datetime | None 
         end = run_list[index + 1][1] if index + 1 < len(run_list) else None
         seconds = ((end or max(now, start)) - start).total_seconds()
         stays.append({"status": status, "since": start, "until": end, "seconds": round(seconds, 3)})
-    low, high = _recent_weeks(now, STUCK_WEEKS)
-    histograms = _histograms(conn, low, high, [family], STATUSES)
-    percentiles = {}
-    for status in STATUSES:
-        summary = _summary(histograms.get((family, status), {}))
-        percentiles[status] = {"stays": summary["stays"], "p50": summary["p50"], "p95": summary["p95"]}
+    window, percentiles = family_percentiles(conn, family=family, now=now)
     return {
         "job_id": job_id,
         "family": family,
         "status": str(job[1]),
-        "window": {"since": low, "until": high},
+        "window": {"since": window[0], "until": window[1]},
         "stays": stays,
         "family_percentiles": percentiles,
     }
+
+
+def family_percentiles(
+    conn: Connection, *, family: str, now: dt.datetime
+) -> tuple[tuple[dt.datetime, dt.datetime], dict[str, dict[str, Any]]]:
+    """Per status, the number of stays of ``family`` that ended in the current UTC week and the four
+    before it, and their p50 and p95 in seconds (None without stays); with that window [since, until)."""
+    low, high = _recent_weeks(now, STUCK_WEEKS)
+    histograms = _histograms(conn, low, high, [family], STATUSES)
+    percentiles: dict[str, dict[str, Any]] = {}
+    for status in STATUSES:
+        summary = _summary(histograms.get((family, status), {}))
+        percentiles[status] = {"stays": summary["stays"], "p50": summary["p50"], "p95": summary["p95"]}
+    return (low, high), percentiles
 
 
 # ----------------------------------------------------------------------------------------- stuck jobs
@@ -585,6 +604,63 @@ def stuck_counts(conn: Connection, *, now: dt.datetime | None = None) -> dict[tu
     ]
     counts = conn.execute(select(*branches)).one()
     return {(t.family, t.status): int(n) for t, n in zip(thresholds, counts, strict=True) if n}
+
+
+def _stuck_list_filters(filters: JobFilter) -> None:
+    """The filters a stuck list takes: a family and PENDING / RUNNING (checked by :func:`stuck_jobs`)."""
+    combined = [
+        field.name
+        for field in dataclasses.fields(filters)
+        if field.name not in ("statuses", "family", "stuck") and getattr(filters, field.name) is not None
+    ]
+    if combined:
+        raise ValidationError.single(
+            combined[0], "cannot be combined with stuck (stuck jobs are filtered by family and status only)"
+        )
+
+
+def stuck_list(
+    conn: Connection,
+    *,
+    filters: JobFilter,
+    ordering: str,
+    page_size: int,
+    max_page_size: int,
+    cursor: str | None = None,
+) -> Page:
+    """The job list with ``stuck``: :func:`stuck_jobs`' walk (most overdue first, as bounded as it is),
+    its rows cut to the list's columns. Its order is fixed: another ``ordering`` is an error."""
+    _stuck_list_filters(filters)
+    if ordering != DEFAULT_ORDERING:
+        raise ValidationError.single(
+            "ordering", "a stuck list is ordered most overdue first; leave ordering out"
+        )
+    page = stuck_jobs(
+        conn,
+        page_size=page_size,
+        max_page_size=max_page_size,
+        cursor=cursor,
+        family=filters.family,
+        statuses=filters.statuses or None,
+    )
+    rows = [{name: row[name] for name in _LIST_COLUMN_NAMES} for row in page.results]
+    return Page(
+        results=rows, next_cursor=page.next_cursor, previous_cursor=page.previous_cursor, whole=page.whole
+    )
+
+
+def stuck_list_count(conn: Connection, *, filters: JobFilter, now: dt.datetime | None = None) -> Count:
+    """How many jobs a stuck list holds: exact, or at least this many when a family and status has more
+    than STUCK_COUNT_CAP stuck jobs."""
+    _stuck_list_filters(filters)
+    wanted = set(filters.statuses) or set(STUCK_STATUSES)
+    counts = {
+        pair: n
+        for pair, n in stuck_counts(conn, now=now).items()
+        if pair[1] in wanted and (filters.family is None or pair[0] == filters.family)
+    }
+    total = sum(counts.values())
+    return Count(total, "at_least" if any(n >= STUCK_COUNT_CAP for n in counts.values()) else "exact")
 
 
 # -------------------------------------------------------------------------------------------- families

@@ -97,6 +97,7 @@ def _key_type(key: str) -> type[str] | type[dt.datetime] | type[float]:
     return str if key == "name" else dt.datetime
 
 
+_LIST_COLUMN_NAMES = tuple(column.key for column in _JOB_COLUMNS)
 _EVENT_COLUMNS = (
     job_status_table.c.id,
     job_status_table.c.status_type.label("status"),
@@ -126,6 +127,8 @@ class JobFilter:
     updated_before: dt.datetime | None = None
     min_duration: float | None = None
     max_duration: float | None = None
+    # Only the jobs in PENDING or RUNNING for longer than their family's threshold (db/insights.py).
+    stuck: bool = False
 
     @classmethod
     def build(
@@ -140,6 +143,7 @@ class JobFilter:
         updated_before: object = None,
         min_duration: object = None,
         max_duration: object = None,
+        stuck: object = None,
     ) -> JobFilter:
         """Validate raw filter values; raise ValidationError naming each bad field."""
         values = validation.collect(
@@ -152,6 +156,7 @@ class JobFilter:
             updated_before=lambda: validation.optional_timestamp(updated_before, "updated_before"),
             min_duration=lambda: validation.optional_duration(min_duration, "min_duration"),
             max_duration=lambda: validation.optional_duration(max_duration, "max_duration"),
+            stuck=lambda: validation.flag(stuck, "stuck"),
         )
         built = cls(**values)
         if built.created_after and built.created_before and built.created_after >= built.created_before:
@@ -451,6 +456,17 @@ def list_jobs(
     cursor: str | None = None,
 ) -> Page:
     """One page of jobs (list columns only) matching ``filters`` in ``ordering``, by keyset cursor."""
+    if filters.stuck:
+        from db import insights  # stuck jobs are read as the stuck read walks them (db/insights.py)
+
+        return insights.stuck_list(
+            conn,
+            filters=filters,
+            ordering=ordering,
+            page_size=page_size,
+            max_page_size=max_page_size,
+            cursor=cursor,
+        )
     key_name, descending = _ordering(ordering)
     if filters.walks(key_name):
         # A name search, or a range of another column than the ordering's, walks the list's index with
@@ -504,6 +520,10 @@ def count_jobs(conn: Connection, *, filters: JobFilter = JobFilter(), page: Page
     in it, else a lower bound. Given the ``page`` just read for ``filters``, a first page that holds
     every match is its own count.
     """
+    if filters.stuck:
+        from db import insights  # at most STUCK_COUNT_CAP per family and status (db/insights.py)
+
+        return insights.stuck_list_count(conn, filters=filters)
     ranges = filters.ranges()
     if filters.q or ranges["updated"] or ranges["duration"]:
         # The count tables know statuses, families and creation times only: the rest is counted by a

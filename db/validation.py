@@ -119,6 +119,15 @@ def family(value: object, field: str = "family") -> str | None:
     return value.strip() or None
 
 
+def flag(value: object, field: str) -> bool:
+    """An on/off filter: a bool, or None for off."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ValidationError.single(field, "must be true or false")
+    return value
+
+
 def page_size(value: object, *, maximum: int) -> int:
     """A page size between 1 and ``maximum``; outside is an error, never a clamp."""
     if isinstance(value, bool) or not isinstance(value, int):

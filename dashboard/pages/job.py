@@ -1,4 +1,5 @@
-"""``/jobs/<id>``: one job, the time it spent in each status, and its history newest first."""
+"""``/jobs/<id>``: one job, the time it spent in each status (and each stay beside its family's p50 and
+p95, dashboard/pages/insight_panels.py), and its history newest first."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import re
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import dash
 import dash_bootstrap_components as dbc
@@ -25,7 +27,7 @@ from dashboard.database import get_database
 from dashboard.figures import GRAPH_CONFIG, status_timeline_figure, timeline_height
 from dashboard.live import live_parts
 from dashboard.local_time import format_with_zone, viewer_zone
-from dashboard.pages import PageCallbacks, database_error_state
+from dashboard.pages import PageCallbacks, database_error_state, insight_panels
 from dashboard.settings import get_settings
 from dashboard.tables import (
     HISTORY_COLUMNS,
@@ -101,13 +103,27 @@ def build_job_header(job: Mapping[str, Any], *, now: dt.datetime, zone: dt.tzinf
         _fact("Total duration", format_duration(duration) + (" so far" if active else "")),
         _fact("Events", f"{int(job.get('history_count', 0)):,}"),
     ]
-    title = html.Div(
-        [html.H1(job["name"], className="page-title job-name", id="job-name"), status_badge(job["status"])],
-        className="d-flex flex-wrap align-items-center gap-3 mb-3",
-    )
+    title_parts = [
+        html.H1(job["name"], className="page-title job-name", id="job-name"),
+        status_badge(job["status"]),
+    ]
+    if job.get("family"):
+        title_parts.append(family_chip(str(job["family"])))
+    title = html.Div(title_parts, className="d-flex flex-wrap align-items-center gap-3 mb-3")
     return html.Div(
         [_breadcrumb(int(job["id"])), title, dbc.Row(facts, className="g-3", id="job-facts")],
         className="mb-4",
+    )
+
+
+def family_chip(family: str) -> dcc.Link:
+    """The job's family, linking to the list of its jobs."""
+    return dcc.Link(
+        [html.I(className="bi bi-diagram-3 me-1"), "Family ", html.Span(family, className="fw-semibold")],
+        href="/jobs?" + urlencode({"family": family}),
+        className="family-chip",
+        id="job-family",
+        title="Every job of this family",
     )
 
 
@@ -230,17 +246,19 @@ def layout(job_id: object = None, **_query: object) -> html.Div:
                 page_size=min(TIMELINE_EVENTS, settings.max_page_size),
                 max_page_size=settings.max_page_size,
             )
+            now = dt.datetime.now(dt.UTC)
+            comparison = insight_panels.family_comparison(conn, job, newest.results, now=now)
     except NotFound:
         return not_found(f"There is no job #{number}. It may have been deleted.")
     except SQLAlchemyError:
         return database_error_state(log, "job page", reset_href=f"/jobs/{number}")
-    now = dt.datetime.now(dt.UTC)
     zone = viewer_zone()
     note = build_timeline_note(shown=len(newest.results), total=int(job["history_count"]))
     return html.Div(
         [
             html.Div(build_job_header(job, now=now, zone=zone), id="job-header"),
             _timeline_card(status_segments(newest.results, now=now), note=note, zone=zone),
+            comparison,
             _history_card(history_page(None, {"job_id": number})),
             *live_parts("job-history", {"events": int(job["history_count"])}),
         ],

@@ -65,7 +65,7 @@ from dashboard.settings import get_settings
 from dashboard.tables import JOB_COLUMNS, header_cell, paged_table, render_spec, renderer_callback, rows_data
 from db.errors import ValidationError
 from db.models import NAME_MAX_LENGTH
-from db.queries import Count, Page, count_jobs, list_and_count_jobs
+from db.queries import DEFAULT_ORDERING, Count, Page, count_jobs, list_and_count_jobs
 from db.search import SearchPage
 from db.validation import Q_MAX_LENGTH
 
@@ -185,6 +185,27 @@ def _family_filter(component_id: str, family: str) -> dbc.Col:
     )
 
 
+def _stuck_filter(component_id: str, stuck: bool) -> dbc.Col:
+    """Only the jobs stuck in PENDING or RUNNING (past their family's p99; most overdue first): a row of
+    its own under the other filters, which keep the width they share."""
+    switch = dbc.Switch(id=component_id, label="Stuck only", value=stuck, className="mb-0 small stuck-switch")
+    hint = html.Span(
+        "pending or running for longer than the family's p99, most overdue first (with a family and "
+        "status; not with a name search or a created range)",
+        className="small text-body-secondary",
+    )
+    return dbc.Col(html.Div([switch, hint], className="d-flex flex-wrap align-items-center gap-2"), xs=12)
+
+
+def read_stuck(value: object) -> str:
+    """A :attr:`Control.read` for the stuck switch: on, off, or nothing."""
+    if value is None or value is False:
+        return ""
+    if value is not True:
+        raise ValidationError.single("stuck", "must be true or false")
+    return "true"
+
+
 def _time_filter(label: str, component_id: str, value: str) -> dbc.Col:
     """One end of a time range: a datetime input in the viewer's zone (which its label says), debounced
     like the search."""
@@ -279,6 +300,7 @@ CONTROLS = (
     _time_control("updated_before", "jobs-updated-before", "Updated before"),
     _seconds_control("min_duration", "jobs-min-duration", "Min duration (s)"),
     _seconds_control("max_duration", "jobs-max-duration", "Max duration (s)"),
+    Control("stuck", "jobs-stuck", show=lambda q: q.filters.stuck, read=read_stuck, build=_stuck_filter),
     Control(
         "page_size",
         "jobs-page-size",
@@ -417,8 +439,10 @@ def requested_query(
     """The query the user asked for with ``trigger``, starting from the one the URL shows (``shown`` is the
     table's data, holding the cursors of the pages around it)."""
     if trigger in CONTROL_TRIGGERS:
-        # A new filter or page size starts again from page one, keeping the sort.
-        args = args_from_controls(controls, CONTROLS, ordering=current.ordering)
+        # A new filter or page size starts again from page one, keeping the sort (a stuck list has its
+        # own: most overdue first).
+        ordering = DEFAULT_ORDERING if controls.get("stuck") is True else current.ordering
+        args = args_from_controls(controls, CONTROLS, ordering=ordering)
         return parse_view(args, default_page_size=default_page_size, max_page_size=max_page_size)
     if trigger in SORT_BUTTONS:
         ordering = toggle_ordering(current.ordering, SORT_BUTTONS[trigger])

@@ -1,6 +1,9 @@
-"""``/``: totals per status, jobs created over time by status, the status mix and the latest failures.
+"""``/``: totals per status, jobs created over time by status, the status mix and the latest failures;
+the all-time totals and the status mix as of a past hour, the transitions heatmap and the stuck jobs
+(dashboard/pages/insight_panels.py).
 
-Every figure comes from the count tables (db/aggregates.py): the callback costs the same at any size."""
+Every figure comes from the count tables (db/aggregates.py) and the history aggregates (db/history.py):
+the callbacks cost the same at any size."""
 
 from __future__ import annotations
 
@@ -33,10 +36,10 @@ from dashboard.figures import (
     status_distribution_figure,
 )
 from dashboard.local_time import bucket_description, format_with_zone, viewer_zone, zone_abbreviation
-from dashboard.pages import PageCallbacks, database_error_state
+from dashboard.pages import PageCallbacks, database_error_state, insight_panels
 from db.errors import ValidationError
 from db.models import STATUSES
-from db.queries import Bucket, Totals, bucket_end, created_timeseries, recent_failures, status_totals
+from db.queries import Bucket, Totals, bucket_end, created_timeseries, recent_failures
 
 log = logging.getLogger(__name__)
 callbacks = PageCallbacks()
@@ -79,17 +82,21 @@ def counts_by_status(series: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def build_kpis(in_range: Mapping[str, int], totals: Totals | None) -> dbc.Row:
-    """One card for everything created in the range, one per status; all-time totals underneath.
+def build_kpis(
+    in_range: Mapping[str, int], totals: Totals | None, *, as_of: dt.datetime | None = None
+) -> dbc.Row:
+    """One card for everything created in the range, one per status; all-time totals underneath (as of
+    the hour holding ``as_of`` when given: the cards' own figures, jobs created in the range, stay).
 
     Without ``totals`` (before the first answer) the cards are placeholders of the same size, so that
     nothing below them moves when the figures arrive.
     """
+    words = insight_panels.totals_caption(as_of if as_of is None or totals is None else totals.as_of)
 
     def figures(count: int, total: int) -> tuple[str, str]:
         if totals is None:
             return "…", "\u00a0"
-        return f"{count:,}", f"{describe_total(total, exact=totals.exact)} all time"
+        return f"{count:,}", f"{describe_total(total, exact=totals.exact)} {words}"
 
     value, caption = figures(sum(in_range.values()), totals.total if totals else 0)
     cards = [stat_card("All jobs", value, caption=caption)]
@@ -161,18 +168,22 @@ def _range_controls() -> html.Div:
         title="Refresh",
         className="ms-2",
     )
-    return html.Div([range_picker, refresh], className="d-flex align-items-center")
+    return html.Div(
+        [insight_panels.as_of_control(), range_picker, refresh],
+        className="d-flex flex-wrap align-items-center gap-1",
+    )
 
 
 def _chart_card(title: str, graph_id: str, *, width: int) -> dbc.Col:
-    """A titled chart, "Loading…" until the callback draws it."""
+    """A titled chart, "Loading…" until the callback draws it (its title ``<graph_id>-title``)."""
     # The chart component and plotly.js load after the page is drawn: its height is reserved around it,
     # so that the page does not move when it appears.
     graph = html.Div(
         dcc.Graph(id=graph_id, config=GRAPH_CONFIG, figure=empty_figure("Loading…", height=CHART_HEIGHT)),
         style={"minHeight": f"{CHART_HEIGHT}px"},
     )
-    card = dbc.Card([dbc.CardHeader(title), dbc.CardBody(graph)], className="h-100 shadow-sm")
+    header = dbc.CardHeader(html.Span(title, id=f"{graph_id}-title", className="text-truncate d-block"))
+    card = dbc.Card([header, dbc.CardBody(graph)], className="h-100 shadow-sm")
     return dbc.Col(card, lg=width)
 
 
@@ -188,7 +199,9 @@ def _failures_card() -> dbc.Card:
         [html.Span("Most recent failures"), all_failures],
         className="d-flex justify-content-between align-items-center",
     )
-    return dbc.Card([header, dbc.CardBody(id="overview-failures", className="p-0")], className="shadow-sm")
+    return dbc.Card(
+        [header, dbc.CardBody(id="overview-failures", className="p-0")], className="shadow-sm h-100"
+    )
 
 
 def layout(**_query: object) -> html.Div:
@@ -196,7 +209,7 @@ def layout(**_query: object) -> html.Div:
     as_of = html.Div("\u00a0", id="overview-as-of", className="text-body-secondary small")
     charts = [
         _chart_card("Jobs created, by current status", "overview-created", width=8),
-        _chart_card("Status mix", "overview-distribution", width=4),
+        _chart_card(insight_panels.MIX_TITLE, "overview-distribution", width=4),
     ]
     return html.Div(
         [
@@ -209,7 +222,11 @@ def layout(**_query: object) -> html.Div:
                 overlay_style={"visibility": "visible", "opacity": 0.5},
             ),
             dbc.Row(charts, className="g-3 mb-4"),
-            _failures_card(),
+            insight_panels.transitions_card(),
+            dbc.Row(
+                [dbc.Col(insight_panels.stuck_card(), lg=7), dbc.Col(_failures_card(), lg=5)],
+                className="g-3",
+            ),
         ],
         id="overview-page",
     )
@@ -225,17 +242,23 @@ def layout(**_query: object) -> html.Div:
     Input("overview-range", "value"),
     Input("overview-refresh", "n_clicks"),
     Input("shell-tick", "data"),  # auto-refresh (dashboard/live.py)
+    Input("overview-as-of-time", "value"),
 )
-def update_overview(range_key: object, _refresh: object, _tick: object = None) -> tuple[Any, ...]:
-    """Read the range's series, the totals and the latest failures, and draw them."""
+def update_overview(
+    range_key: object, _refresh: object, _tick: object = None, as_of_input: object = None
+) -> tuple[Any, ...]:
+    """Read the range's series, the totals (now, or as of the chosen hour) and the latest failures, and
+    draw them. The status mix is of the jobs created in the range, or with an hour chosen, of every job
+    at that hour."""
     now = dt.datetime.now(dt.UTC)
     zone = viewer_zone()
     unavailable = empty_figure("No data")
     try:
         since, until, bucket = time_window(range_key, now=now)
+        as_of = insight_panels.parse_as_of(as_of_input, now=now)
         with get_database().read() as conn:
             series = created_timeseries(conn, bucket=bucket, since=since, until=until)
-            totals = status_totals(conn)
+            totals = insight_panels.read_totals(conn, as_of)
             # Jobs that failed in the range (their last update), whenever they were created.
             failures = recent_failures(conn, since=since, until=until, limit=FAILURES_SHOWN)
     except ValidationError as exc:
@@ -246,15 +269,25 @@ def update_overview(range_key: object, _refresh: object, _tick: object = None) -
         return None, unavailable, unavailable, None, "", alert
     in_range = counts_by_status(series)
     label = RANGES[str(range_key)].label
-    return (
-        build_kpis(in_range, totals),
-        created_over_time_figure(series, bucket=bucket, since=since, until=until, zone=zone),
-        status_distribution_figure(in_range),
-        build_failures(failures, now=now, zone=zone),
+    mix = in_range
+    subtitle = (
         f"Jobs created in the last {label}, by {bucket_description(bucket, zone)}"
-        f" · as of {now.astimezone(zone):%H:%M:%S} {zone_abbreviation(zone, at=now)}",
+        f" · as of {now.astimezone(zone):%H:%M:%S} {zone_abbreviation(zone, at=now)}"
+    )
+    if as_of is not None:
+        mix = totals.by_status
+        subtitle += f" · all-time figures as of {insight_panels.hour_text(totals.as_of)}"
+    return (
+        build_kpis(in_range, totals, as_of=as_of),
+        created_over_time_figure(series, bucket=bucket, since=since, until=until, zone=zone),
+        status_distribution_figure(mix),
+        build_failures(failures, now=now, zone=zone),
+        subtitle,
         None,
     )
+
+
+insight_panels.register_overview(callbacks)
 
 
 dash.register_page(

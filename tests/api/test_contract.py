@@ -53,6 +53,7 @@ def test_the_document_is_valid_openapi_3_1_and_lists_every_endpoint(client):
         "updated_before",
         "min_duration",
         "max_duration",
+        "stuck",
         "ordering",
         "page_size",
         "cursor",

@@ -184,7 +184,8 @@ def test_reads_need_credentials_when_basic_auth_is_set(make_app):
     client = make_app(basic_auth=("viewer", "secret")).server.test_client()
     assert client.get("/api/jobs/export.csv").status_code == 401
     answer = client.get("/api/jobs/export.csv", auth=("viewer", "secret"))
-    assert answer.status_code == 200 and answer.get_data() == b"id,name,family,status,created_at,updated_at,duration\n"
+    assert answer.status_code == 200
+    assert answer.get_data() == b"id,name,family,status,created_at,updated_at,duration\n"
 
 
 def test_an_error_after_the_first_byte_ends_the_stream_and_is_logged(

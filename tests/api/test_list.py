@@ -146,3 +146,41 @@ def test_count_is_exact_without_a_search_and_honest_with_one(client, database, m
     monkeypatch.setattr(search, "count_matches", lambda conn, **kw: original(conn, **{**kw, "budget": 3}))
     body = client.get("/api/jobs/?page_size=2&q=job").get_json()
     assert body["count_exact"] is False and 0 < body["count"] < 5  # "more than N", N below the truth
+
+
+def test_the_stuck_filter_is_the_stuck_read_as_a_list(client, job_factory):
+    now = dt.datetime.now(dt.UTC)
+    hour = dt.timedelta(hours=1)
+    stuck = [
+        job_factory(name="stalled-1", created_at=now - 5 * hour, history=(("RUNNING", now - 4 * hour),)),
+        job_factory(name="stalled-2", created_at=now - 3 * hour),
+        job_factory(name="waiting-1", created_at=now - 2 * hour),
+    ]
+    job_factory(name="fresh-1", created_at=now - dt.timedelta(minutes=5))
+    job_factory(name="done-1", status="COMPLETED", created_at=now - 9 * hour)
+    expected = [job["id"] for job in client.get("/api/insights/stuck/").get_json()["results"]]
+    assert sorted(expected) == sorted(job["id"] for job in stuck)
+    body = client.get("/api/jobs/?stuck=true").get_json()
+    assert [job["id"] for job in body["results"]] == expected
+    assert (body["count"], body["count_exact"]) == (3, True)
+    assert set(body["results"][0]) == {"id", "name", "family", "status", "created_at", "updated_at"}
+    # Paged by the stuck read's cursor, one job a page, with an exact count on every page.
+    seen, url = [], "/api/jobs/?stuck=true&page_size=1"
+    while url:
+        page = client.get(url).get_json()
+        assert page["count"] == 3
+        seen.extend(job["id"] for job in page["results"])
+        url = page["next"]
+    assert seen == expected
+    assert "stuck=true" in client.get("/api/jobs/?stuck=1&page_size=1").get_json()["next"]
+    running = client.get("/api/jobs/?stuck=true&status=running&family=stalled").get_json()
+    assert [job["id"] for job in running["results"]] == [stuck[0]["id"]]
+    assert len(client.get("/api/jobs/?stuck=false").get_json()["results"]) == 5
+    for query, field in (
+        ("stuck=maybe", "stuck"),
+        ("stuck=true&q=stalled", "q"),
+        ("stuck=true&created_after=2026-01-01T00:00:00Z", "created_after"),
+        ("stuck=true&ordering=name", "ordering"),
+        ("stuck=true&status=COMPLETED", "status"),
+    ):
+        assert field in field_errors(client.get(f"/api/jobs/?{query}")), query

@@ -1,5 +1,6 @@
 """The dashboard in headless Chromium: each page, filters in the UI and by URL, sorting, paging, search,
-drill-down, and never more rows in the browser than one page. Saves the README screenshots."""
+drill-down, and never more rows in the browser than one page. Saves the README screenshot of /jobs (those
+of the overview and the job page, in both themes, are saved by test_insights.py)."""
 
 from __future__ import annotations
 
@@ -146,7 +147,6 @@ def test_opening_a_job_from_the_table_shows_its_history(dash_server: Any, seeded
     assert "Failed" in duo.find_element("#job-page .status-badge").text
     assert "Built from all 5 events" in duo.find_element("#job-timeline-note").text
     duo.wait_for_element("#job-timeline .main-svg")
-    duo.driver.save_screenshot(str(SCREENSHOTS / "job.png"))
 
     # Back to the list it came from.
     duo.driver.back()
@@ -162,7 +162,6 @@ def test_overview_shows_totals_charts_and_failures(dash_server: Any, seeded: Dat
     duo.wait_for_element("#overview-distribution .main-svg")
     eventually(lambda: len(duo.find_elements("#overview-failures .job-link")) > 0)
     assert "1,500 all time" in duo.find_element("#overview-kpis").text
-    duo.driver.save_screenshot(str(SCREENSHOTS / "overview.png"))
 
     # The range selector drives the page.
     duo.driver.find_element(By.XPATH, "//div[@id='overview-range']//label[.='1y']").click()
@@ -171,7 +170,8 @@ def test_overview_shows_totals_charts_and_failures(dash_server: Any, seeded: Dat
 
     failure = duo.find_element("#overview-failures .job-link")
     name = failure.text
-    failure.click()
+    # Below the insight panels now: clicked where it is, as the link's own handler takes it.
+    duo.driver.execute_script("arguments[0].click();", failure)
     duo.wait_for_text_to_equal("#job-name", name)
 
 

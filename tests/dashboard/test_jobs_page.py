@@ -23,6 +23,7 @@ CONTROLS = {
     "updated_before": "",
     "min_duration": None,
     "max_duration": None,
+    "stuck": False,
     "page_size": "50",
 }
 
@@ -259,3 +260,27 @@ def test_the_url_the_layout_already_shows_is_not_read_again(app: Any, page: Modu
     values["jobs-url.search"] = "?status=RUNNING"
     other = post_callback(client, "jobs-data.data", values, triggered=["jobs-url.search"])
     assert other.status_code == 200 and '"search":"?status=RUNNING"' in other.get_data(as_text=True)
+
+
+def test_the_stuck_switch_lists_stuck_jobs_most_overdue_first(
+    app: Any, page: ModuleType, job_factory: Any
+) -> None:
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    hour = dt.timedelta(hours=1)
+    older = job_factory(name="stalled-1", created_at=now - 5 * hour, history=(("RUNNING", now - 4 * hour),))
+    newer = job_factory(name="stalled-2", created_at=now - 3 * hour)
+    job_factory(name="fresh-1", created_at=now - dt.timedelta(minutes=5))
+    job_factory(name="done-1", status="COMPLETED", created_at=now - 9 * hour)
+    controls = {**CONTROLS, "stuck": True}
+    with app.server.test_request_context():
+        # Switched on while sorted by name: the stuck list takes its own order.
+        out = page.update_view("jobs-stuck", search="?ordering=name", controls=controls)
+        shown = page.update_view("jobs-url", search="?stuck=true&family=stalled", controls=CONTROLS)
+        sorted_stuck = page.update_view("jobs-url", search="?stuck=true&ordering=name", controls=CONTROLS)
+    assert out["search"] == "?stuck=true"
+    assert job_ids(out) == [older["id"], newer["id"]] and out["count"] == "2 jobs"
+    assert shown["controls"]["stuck"] is True and shown["controls"]["family"] == "stalled"
+    assert job_ids(shown) == [older["id"], newer["id"]]
+    assert "most overdue first" in text(sorted_stuck["notice"])

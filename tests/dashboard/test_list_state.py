@@ -117,8 +117,15 @@ def test_controls_show_the_query_with_utc_local_times(controls: tuple[Control, .
         "updated_before": "",
         "min_duration": 90,
         "max_duration": 1500,
+        "stuck": False,
         "page_size": "25",
     }
+    stuck = view("?stuck=true&family=etl-orders")
+    assert controls_from_query(stuck, controls)["stuck"] is True
+    args = args_from_controls(controls_from_query(stuck, controls), controls, ordering=stuck.ordering)
+    assert args["stuck"] == ["true"] and parse_view(args, **SIZES) == stuck
+    with pytest.raises(ValidationError):
+        args_from_controls({"stuck": "yes"}, controls, ordering="name")
 
 
 def test_controls_become_api_arguments(controls: tuple[Control, ...]) -> None:
