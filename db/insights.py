@@ -643,7 +643,11 @@ def stuck_list(
         family=filters.family,
         statuses=filters.statuses or None,
     )
-    rows = [{name: row[name] for name in _LIST_COLUMN_NAMES} for row in page.results]
+    # A stuck job is pending or running: unfinished, so it has no duration (db/durations.py).
+    rows = [
+        {name: None if name == "duration" else row[name] for name in _LIST_COLUMN_NAMES}
+        for row in page.results
+    ]
     return Page(
         results=rows, next_cursor=page.next_cursor, previous_cursor=page.previous_cursor, whole=page.whole
     )

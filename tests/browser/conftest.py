@@ -20,6 +20,9 @@ CHROME_ARGS = (
     "--disable-background-networking",
     "--disable-dev-shm-usage",
     "--window-size=1400,1000",
+    # Bootstrap scrolls smoothly unless reduced motion is asked for: WebDriver's scroll-into-view before a
+    # click would then race the animation, and a control below the fold would be "not clickable".
+    "--force-prefers-reduced-motion",
 )
 
 

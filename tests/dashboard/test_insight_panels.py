@@ -64,9 +64,9 @@ def test_overview_as_of_moves_the_all_time_totals_not_the_range(
     at = (day + 2 * H).replace(minute=0, second=0, microsecond=0) + H  # inside etl-1's run, after etl-1 began
     with app.server.test_request_context():
         kpis, _created, distribution, _failures, subtitle, error = overview(app).update_overview(
-            "7d", None, f"{at:%Y-%m-%dT%H:%M}"
+            "7d", None, as_of_input=f"{at:%Y-%m-%dT%H:%M}"
         )
-        now_kpis, *_rest = overview(app).update_overview("7d", None, "")
+        now_kpis, *_rest = overview(app).update_overview("7d", None, as_of_input="")
     assert error is None
     rendered = text(kpis)
     # The cards' figures (jobs created in the 7 days) stay: 3; the totals are those of that hour.
