@@ -163,7 +163,15 @@ def test_the_stuck_filter_is_the_stuck_read_as_a_list(client, job_factory):
     body = client.get("/api/jobs/?stuck=true").get_json()
     assert [job["id"] for job in body["results"]] == expected
     assert (body["count"], body["count_exact"]) == (3, True)
-    assert set(body["results"][0]) == {"id", "name", "family", "status", "created_at", "updated_at", "duration"}
+    assert set(body["results"][0]) == {
+        "id",
+        "name",
+        "family",
+        "status",
+        "created_at",
+        "updated_at",
+        "duration",
+    }
     assert {job["duration"] for job in body["results"]} == {None}  # stuck jobs are unfinished
     # Paged by the stuck read's cursor, one job a page, with an exact count on every page.
     seen, url = [], "/api/jobs/?stuck=true&page_size=1"
