@@ -27,9 +27,11 @@ from dashboard.components import (
 from dashboard.database import get_database
 from dashboard.figures import (
     CHART_HEIGHT,
-    GRAPH_CONFIG,
+    chart,
+    chart_callback,
     created_over_time_figure,
     empty_figure,
+    figure_store,
     status_distribution_figure,
 )
 from dashboard.pages import PageCallbacks, database_error_state
@@ -158,14 +160,9 @@ def _range_controls() -> html.Div:
     return html.Div([range_picker, refresh], className="d-flex align-items-center")
 
 
-def _chart_card(title: str, graph_id: str, *, width: int) -> dbc.Col:
-    """A titled chart, "Loading…" until the callback draws it."""
-    # The chart component and plotly.js load after the page is drawn: its height is reserved around it,
-    # so that the page does not move when it appears.
-    graph = html.Div(
-        dcc.Graph(id=graph_id, config=GRAPH_CONFIG, figure=empty_figure("Loading…", height=CHART_HEIGHT)),
-        style={"minHeight": f"{CHART_HEIGHT}px"},
-    )
+def _chart_card(title: str, chart_id: str, *, width: int) -> dbc.Col:
+    """A titled chart, "Loading…" until the callback draws it (its height reserved, so nothing moves)."""
+    graph = chart(chart_id, empty_figure("Loading…", height=CHART_HEIGHT), label=title, height=CHART_HEIGHT)
     card = dbc.Card([dbc.CardHeader(title), dbc.CardBody(graph)], className="h-100 shadow-sm")
     return dbc.Col(card, lg=width)
 
@@ -211,8 +208,8 @@ def layout(**_query: object) -> html.Div:
 
 @callbacks.callback(
     Output("overview-kpis", "children"),
-    Output("overview-created", "figure"),
-    Output("overview-distribution", "figure"),
+    Output(figure_store("overview-created"), "data"),
+    Output(figure_store("overview-distribution"), "data"),
     Output("overview-failures", "children"),
     Output("overview-as-of", "children"),
     Output("overview-error", "children"),
@@ -246,6 +243,10 @@ def update_overview(range_key: object, _refresh: object) -> tuple[Any, ...]:
         f"Jobs created in the last {label}, by {bucket} (UTC) · as of {now:%H:%M:%S} UTC",
         None,
     )
+
+
+chart_callback(callbacks, "overview-created")
+chart_callback(callbacks, "overview-distribution")
 
 
 dash.register_page(
