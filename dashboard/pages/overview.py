@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, dcc, html
+from dash import ClientsideFunction, Input, Output, State, dcc, html
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.components import (
@@ -160,15 +160,15 @@ def _range_controls() -> html.Div:
     return html.Div([range_picker, refresh], className="d-flex align-items-center")
 
 
-def _chart_card(title: str, chart_id: str, *, width: int) -> dbc.Col:
-    """A titled chart, "Loading…" until the callback draws it (its height reserved, so nothing moves)."""
-    graph = chart(chart_id, empty_figure("Loading…", height=CHART_HEIGHT), label=title, height=CHART_HEIGHT)
+def _chart_card(title: str, chart_id: str, figure: dict[str, Any], *, width: int) -> dbc.Col:
+    """A titled chart (its height reserved, so nothing moves when the browser draws it)."""
+    graph = chart(chart_id, figure, label=title, height=CHART_HEIGHT)
     card = dbc.Card([dbc.CardHeader(title), dbc.CardBody(graph)], className="h-100 shadow-sm")
     return dbc.Col(card, lg=width)
 
 
-def _failures_card() -> dbc.Card:
-    """The latest failures (filled by the callback), with a link to all of them."""
+def _failures_card(failures: Any) -> dbc.Card:
+    """The latest failures, with a link to all of them."""
     all_failures = dcc.Link(
         ["All failures ", html.I(className="bi bi-arrow-right")],
         href="/jobs?status=FAILED&ordering=-updated_at",
@@ -179,43 +179,37 @@ def _failures_card() -> dbc.Card:
         [html.Span("Most recent failures"), all_failures],
         className="d-flex justify-content-between align-items-center",
     )
-    return dbc.Card([header, dbc.CardBody(id="overview-failures", className="p-0")], className="shadow-sm")
+    body = dbc.CardBody(failures, id="overview-failures", className="p-0")
+    return dbc.Card([header, body], className="shadow-sm")
 
 
 def layout(**_query: object) -> html.Div:
-    """The overview; its callback fills it for the chosen range."""
-    as_of = html.Div("\u00a0", id="overview-as-of", className="text-body-secondary small")
+    """The overview of the default range, read here so that it is drawn with the page; the callback
+    redraws it for another range (or one remembered from earlier in the session) and on refresh."""
+    kpis, created, distribution, failures, as_of_text, error = update_overview(DEFAULT_RANGE, None)
+    as_of = html.Div(as_of_text or "\u00a0", id="overview-as-of", className="text-body-secondary small")
     charts = [
-        _chart_card("Jobs created, by current status", "overview-created", width=8),
-        _chart_card("Status mix", "overview-distribution", width=4),
+        _chart_card("Jobs created, by current status", "overview-created", created, width=8),
+        _chart_card("Status mix", "overview-distribution", distribution, width=4),
     ]
     return html.Div(
         [
             page_header("Overview", as_of, _range_controls(), spacing="mb-4"),
-            html.Div(id="overview-error"),
+            html.Div(error, id="overview-error"),
+            dcc.Store(id="overview-shown", data=DEFAULT_RANGE),
             dcc.Loading(
-                html.Div(build_kpis({}, None), id="overview-kpis", className="mb-4"),
+                html.Div(kpis or build_kpis({}, None), id="overview-kpis", className="mb-4"),
                 type="dot",
                 delay_show=300,
                 overlay_style={"visibility": "visible", "opacity": 0.5},
             ),
             dbc.Row(charts, className="g-3 mb-4"),
-            _failures_card(),
+            _failures_card(failures),
         ],
         id="overview-page",
     )
 
 
-@callbacks.callback(
-    Output("overview-kpis", "children"),
-    Output(figure_store("overview-created"), "data"),
-    Output(figure_store("overview-distribution"), "data"),
-    Output("overview-failures", "children"),
-    Output("overview-as-of", "children"),
-    Output("overview-error", "children"),
-    Input("overview-range", "value"),
-    Input("overview-refresh", "n_clicks"),
-)
 def update_overview(range_key: object, _refresh: object) -> tuple[Any, ...]:
     """Read the range's series, the totals and the latest failures, and draw them."""
     now = dt.datetime.now(dt.UTC)
@@ -245,6 +239,30 @@ def update_overview(range_key: object, _refresh: object) -> tuple[Any, ...]:
     )
 
 
+@callbacks.callback(
+    Output("overview-kpis", "children"),
+    Output(figure_store("overview-created"), "data"),
+    Output(figure_store("overview-distribution"), "data"),
+    Output("overview-failures", "children"),
+    Output("overview-as-of", "children"),
+    Output("overview-error", "children"),
+    Input("overview-range", "value"),
+    Input("overview-refresh", "n_clicks"),
+    prevent_initial_call=True,  # the layout shows the default range
+)
+def on_overview(range_key: object, refresh: object) -> tuple[Any, ...]:
+    """Redraw the overview for the range chosen, or on refresh."""
+    return update_overview(range_key, refresh)
+
+
+# A range remembered from earlier in the session is set before the page shows: ask for its figures then.
+callbacks.clientside_callback(
+    ClientsideFunction("jobdash", "refreshForRememberedChoice"),
+    Output("overview-refresh", "n_clicks"),
+    Input("overview-range", "value"),
+    State("overview-shown", "data"),
+    State("overview-refresh", "n_clicks"),
+)
 chart_callback(callbacks, "overview-created")
 chart_callback(callbacks, "overview-distribution")
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
 
 from db.engine import Database
 from tests.browser.test_dashboard import eventually
@@ -19,18 +20,24 @@ PLOTLY_LOADED = (
 )
 
 
-def hover_text(duo: Any, selector: str) -> str:
-    """Point at the middle one of ``selector``'s elements and read the chart's tooltip."""
+def hover_text(duo: Any, selector: str, *, synthetic: bool = False) -> str:
+    """Point at the middle one of ``selector``'s elements and read the chart's tooltip (``synthetic``: send
+    the pointer event to the element itself, for shapes whose box's middle is not on them, as a ring's)."""
     targets = duo.find_elements(selector)
     assert targets, selector
-    ActionChains(duo.driver).move_to_element(targets[len(targets) // 2]).perform()
-    return str(
-        eventually(
-            lambda: duo.driver.execute_script(
-                "const tip = document.querySelector('.chart-tip.shown'); return tip && tip.innerText;"
-            )
+    target = targets[len(targets) // 2]
+    if synthetic:
+        duo.driver.execute_script(
+            "const box = arguments[0].getBoundingClientRect();"
+            "const at = {clientX: box.left, clientY: box.top};"
+            "arguments[0].dispatchEvent(new PointerEvent('pointerenter', at));",
+            target,
         )
-    )
+    else:
+        ActionChains(duo.driver).move_to_element(target).perform()
+    chart = selector.split()[0]  # the tooltip of that chart
+    read = f"const tip = document.querySelector('{chart} .chart-tip.shown'); return tip && tip.innerText;"
+    return str(eventually(lambda: duo.driver.execute_script(read)))
 
 
 def test_overview_charts_are_svg_with_hover_details_and_a_text_alternative(
@@ -55,7 +62,7 @@ def test_overview_charts_are_svg_with_hover_details_and_a_text_alternative(
     assert any(line.split(" ", 1)[0].replace(",", "").isdigit() for line in lines[1:])
 
     # A slice of the donut: its status, count and share.
-    assert "%" in hover_text(duo, "#overview-distribution .chart-mark")
+    assert "%" in hover_text(duo, "#overview-distribution .chart-mark", synthetic=True)
 
 
 def test_job_timeline_is_svg_with_hover_details(dash_server: Any, seeded: Database) -> None:
@@ -89,3 +96,17 @@ def test_a_trace_type_not_drawn_as_svg_is_drawn_by_plotly(dash_server: Any, seed
     eventually(lambda: duo.find_elements("#overview-created .chart-plotly .main-svg"))
     assert not duo.find_elements("#overview-created svg.chart-svg")
     assert duo.driver.execute_script("return Boolean(window.Plotly);")
+
+
+def test_a_range_chosen_earlier_in_the_session_is_drawn_when_the_overview_opens_again(
+    dash_server: Any, seeded: Database
+) -> None:
+    duo = dash_server
+    duo.wait_for_page(url=f"{duo.server_url}/")
+    eventually(lambda: "30 days" in duo.find_element("#overview-as-of").text)  # the default, with the page
+    duo.driver.find_element(By.XPATH, "//div[@id='overview-range']//label[.='1y']").click()
+    eventually(lambda: "1 year" in duo.find_element("#overview-as-of").text)
+    duo.wait_for_page(url=f"{duo.server_url}/jobs")
+    duo.wait_for_page(url=f"{duo.server_url}/")
+    eventually(lambda: "1 year" in duo.find_element("#overview-as-of").text)
+    assert duo.find_element("#overview-range input:checked").get_attribute("value") == "1y"
