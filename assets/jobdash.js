@@ -259,7 +259,25 @@
         window.scrollTo(0, 0);
     });
 
+    // On a page drawn with a default choice (`shown`), a control whose remembered value differs asks for
+    // that value's content once, as a click of the page's refresh button would; later changes are the
+    // page's own callbacks' to answer.
+    function refreshForRememberedChoice(value, shown, clicks) {
+        const triggered = (window.dash_clientside.callback_context || {}).triggered || [];
+        const initial = triggered.every(function (t) { return !t.prop_id || t.prop_id === "."; });
+        if (!initial || value === shown || value === undefined || value === null) {
+            return window.dash_clientside.no_update;
+        }
+        return (clicks || 0) + 1;
+    }
+
     window.dash_clientside = Object.assign({}, window.dash_clientside, {
-        jobdash: {renderRows: renderRows, applyLive: applyLive, liveBanner: liveBanner, live: {every: every}},
+        jobdash: {
+            renderRows: renderRows,
+            applyLive: applyLive,
+            liveBanner: liveBanner,
+            live: {every: every},
+            refreshForRememberedChoice: refreshForRememberedChoice,
+        },
     });
 })();

@@ -102,12 +102,20 @@ def rows_are(ids: list[int]) -> str:
 
 
 def chart_starts(day: str) -> str:
-    """A JS condition: the created-over-time chart's x axis starts on ``day`` (YYYY-MM-DD)."""
+    """A JS condition: the created-over-time chart's x axis starts on ``day`` (YYYY-MM-DD), whether the
+    chart is drawn as SVG (its ``data-x-start``) or, by an older dashboard, with plotly.js."""
     return (
+        "const svg = document.querySelector('#overview-created svg.chart-svg[data-x-start]');"
         "const gd = document.querySelector('#overview-created .js-plotly-plot');"
-        "const range = gd && gd._fullLayout && gd._fullLayout.xaxis && gd._fullLayout.xaxis.range;"
+        "const range = svg ? [svg.dataset.xStart]"
+        " : gd && gd._fullLayout && gd._fullLayout.xaxis && gd._fullLayout.xaxis.range;"
         f"return Boolean(range) && String(range[0]).startsWith({json.dumps(day)});"
     )
+
+
+CHART_DRAWN = (
+    "return Boolean(document.querySelector('#overview-created svg.chart-svg, #overview-created .main-svg'));"
+)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -557,7 +565,7 @@ def measure(
         rows = "return document.querySelectorAll('#jobs-rows tr.job-row').length > 0;"
         pages = {"/jobs": ("/floor/dash/" if kind == "floor" else "/jobs", rows)}
         if kind != "floor":
-            pages["/"] = ("/", "return Boolean(document.querySelector('#overview-created .main-svg'));")
+            pages["/"] = ("/", CHART_DRAWN)
             pages["/jobs/<id>"] = (
                 f"/jobs/{job_id}",
                 "return document.querySelectorAll('#job-history-rows tr').length > 0;",

@@ -9,9 +9,10 @@ optionally from another origin (a CDN).
 - **Caching.** A URL that names one version of a file (Dash's ``.v<version>m<mtime>.`` bundle names, an
   asset's ``?m=<mtime>`` equal to the file's) is ``Cache-Control: public, max-age=31536000, immutable``;
   any other static URL is ``no-cache`` with a validator, so a browser asks again but rarely downloads.
-- **plotly.js.** The charts draw bar, pie and scatter traces only, so the browser is given
-  ``assets/plotly/plotly-jobdash.min.js`` (those trace types, built by ``assets/plotly/build/build.sh``)
-  wherever Dash would send its full 4.7 MB bundle; it is still loaded only by pages with a chart.
+- **plotly.js.** Charts are drawn as SVG without it (``assets/jobdash-charts.js``); where it is still
+  needed (a ``dcc.Graph``, a trace type not drawn as SVG) the browser is given
+  ``assets/plotly/plotly-jobdash.min.js`` (bar, pie and scatter traces, built by
+  ``assets/plotly/build/build.sh``) wherever Dash would send its full 4.7 MB bundle, loaded on demand.
 - **Another origin.** ``JOBDASH_STATIC_URL`` (see :func:`dash_options`) makes browsers load ``assets/``
   from that URL and Dash's component bundles from their public CDN; the Content-Security-Policy allows
   exactly those origins (:func:`static_origins`).

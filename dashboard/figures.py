@@ -1,4 +1,5 @@
-"""Plotly figures built from already-aggregated rows (the SQL does the counting; these only draw).
+"""Plotly figures built from already-aggregated rows (the SQL does the counting; these only draw), and the
+charts that show them.
 
 Figures are plain dicts (``{"data": [...], "layout": {...}}``), which is all ``dcc.Graph`` needs: building
 ``plotly.graph_objects`` would validate every property on every answer, which cost the overview most of
@@ -7,6 +8,12 @@ the whole look, transparent backgrounds and a neutral grey for text and grid lin
 well in the light and in the dark theme without being rebuilt when the theme switches. Times are sent as
 wall-clock text (``2026-01-31 14:05:09``) in the zone the chart says it shows (UTC unless told), which
 is how plotly.js reads dates: it has no time zones of its own.
+
+A :func:`chart` draws its figure in the browser as SVG (``assets/jobdash-charts.js``), from the same dict:
+a page with charts then loads no plotly.js, whose download, parsing and first drawing kept the browser
+busy for most of a second on every load. Bars, pies, scatter markers and lines and heatmaps are drawn
+there, with their hover texts and a text alternative; a figure with another trace type is drawn by
+plotly.js, loaded for it then. ``dcc.Graph(figure=...)`` still takes any of these figures as it is.
 """
 
 from __future__ import annotations
@@ -17,10 +24,11 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from dash import dcc
+from dash import ClientsideFunction, Input, Output, dcc, html
 
-from dashboard.components import STATUS_COLORS, format_duration, status_label
+from dashboard.components import STATUS_COLORS, format_duration, html_attributes, status_label
 from dashboard.local_time import is_utc, zone_abbreviation
+from dashboard.pages import PageCallbacks
 from dashboard.timeline import Segment
 from db.models import STATUSES
 from db.queries import BUCKETS, Bucket
@@ -49,6 +57,38 @@ THEME: dict[str, Any] = {
     "uirevision": "keep",
 }
 AXIS = {"gridcolor": GRID, "linecolor": GRID, "zeroline": False}
+
+
+def figure_store(chart_id: str) -> str:
+    """The id of the store holding chart ``chart_id``'s figure: a callback redraws the chart by answering
+    ``Output(figure_store(chart_id), "data")`` with a figure."""
+    return f"{chart_id}-figure"
+
+
+def chart(chart_id: str, figure: Figure, *, label: str, height: int) -> html.Div:
+    """A chart of ``figure`` drawn in the browser, ``height`` pixels tall from the start (nothing moves
+    when it is drawn); ``label`` names it for screen readers, which also hear its figures."""
+    return html.Div(
+        [
+            dcc.Store(id=figure_store(chart_id), data=figure),
+            dcc.Store(id=f"{chart_id}-drawn"),
+            html.Div(
+                id=chart_id,
+                className="chart",
+                style={"height": f"{height}px"},
+                **html_attributes(data_label=label),
+            ),
+        ]
+    )
+
+
+def chart_callback(callbacks: PageCallbacks, chart_id: str) -> None:
+    """Record, for a page, the clientside callback drawing chart ``chart_id`` whenever its figure changes."""
+    callbacks.clientside_callback(
+        ClientsideFunction("charts", "draw"),
+        Output(f"{chart_id}-drawn", "data"),
+        Input(figure_store(chart_id), "data"),
+    )
 
 
 def plotly_time(value: dt.datetime, zone: dt.tzinfo = dt.UTC) -> str:

@@ -33,7 +33,14 @@ from dashboard.components import (
     status_label,
 )
 from dashboard.database import get_database
-from dashboard.figures import GRAPH_CONFIG, HEATMAP_HEIGHT, empty_figure, transitions_heatmap_figure
+from dashboard.figures import (
+    HEATMAP_HEIGHT,
+    chart,
+    chart_callback,
+    empty_figure,
+    figure_store,
+    transitions_heatmap_figure,
+)
 from dashboard.list_state import zoned_timestamp
 from dashboard.pages import PageCallbacks, database_error_state
 from dashboard.settings import get_settings
@@ -163,13 +170,11 @@ def transitions_card() -> dbc.Card:
         ],
         className="d-flex flex-wrap justify-content-between align-items-center gap-2",
     )
-    graph = html.Div(
-        dcc.Graph(
-            id="overview-transitions",
-            config=GRAPH_CONFIG,
-            figure=empty_figure("Loading…", height=HEATMAP_HEIGHT),
-        ),
-        style={"minHeight": f"{HEATMAP_HEIGHT}px"},
+    graph = chart(
+        "overview-transitions",
+        empty_figure("Loading…", height=HEATMAP_HEIGHT),
+        label="Transitions, from → to, in the range",
+        height=HEATMAP_HEIGHT,
     )
     flagged = html.Div(
         html.Div("\u00a0", className="small text-body-secondary"),
@@ -275,7 +280,9 @@ def build_flagged(
     )
 
 
-def update_transitions(range_key: object, family: object, _refresh: object) -> tuple[Any, ...]:
+def update_transitions(
+    range_key: object, family: object, _refresh: object, _tick: object = None
+) -> tuple[Any, ...]:
     """The heatmap and the flagged list for the overview's range and the chosen family; the family
     selector's choices (read with them)."""
     from dashboard.pages.overview import time_window  # the overview's ranges (it imports this module)
@@ -425,7 +432,7 @@ def build_stuck(rows: Sequence[Mapping[str, Any]], *, now: dt.datetime, more: bo
     )
 
 
-def update_stuck(_refresh: object) -> Any:
+def update_stuck(_refresh: object, _tick: object = None, _range: object = None) -> Any:
     """The first few stuck jobs, most overdue first."""
     settings = get_settings()
     now = dt.datetime.now(dt.UTC)
@@ -445,17 +452,25 @@ def update_stuck(_refresh: object) -> Any:
 def register_overview(callbacks: PageCallbacks) -> None:
     """Give the overview's callbacks the panels' own."""
     callbacks.callback(
-        Output("overview-transitions", "figure"),
+        Output(figure_store("overview-transitions"), "data"),
         Output("overview-disallowed", "children"),
         Output("overview-transitions-family", "options"),
         Output("overview-transitions-note", "children"),
         Input("overview-range", "value"),
         Input("overview-transitions-family", "value"),
         Input("overview-refresh", "n_clicks"),
+        Input("shell-tick", "data"),  # auto-refresh (dashboard/live.py)
     )(update_transitions)
-    callbacks.callback(Output("overview-stuck", "children"), Input("overview-refresh", "n_clicks"))(
-        update_stuck
-    )
+    chart_callback(callbacks, "overview-transitions")
+    callbacks.callback(
+        Output("overview-stuck", "children"),
+        Input("overview-refresh", "n_clicks"),
+        Input("shell-tick", "data"),  # auto-refresh (dashboard/live.py)
+        # Not read, but an input no other callback writes: the refresh button's clicks are also written
+        # by a clientside callback, which answers no_update on load, and a callback whose only input
+        # that is would then not run when the page loads.
+        Input("overview-range", "value"),
+    )(update_stuck)
     callbacks.callback(
         Output("overview-distribution-title", "children"), Input("overview-as-of-time", "value")
     )(mix_title)

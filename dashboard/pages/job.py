@@ -24,7 +24,7 @@ from dashboard.components import (
     status_badge,
 )
 from dashboard.database import get_database
-from dashboard.figures import GRAPH_CONFIG, status_timeline_figure, timeline_height
+from dashboard.figures import chart, chart_callback, status_timeline_figure, timeline_height
 from dashboard.live import live_parts
 from dashboard.local_time import format_with_zone, viewer_zone
 from dashboard.pages import PageCallbacks, database_error_state, insight_panels
@@ -178,11 +178,13 @@ def not_found(detail: str) -> html.Div:
 
 
 def _timeline_card(segments: list[Segment], *, note: str, zone: dt.tzinfo) -> dbc.Card:
-    """The swim-lane timeline beside the time spent in each status (its height reserved before plotly.js
-    has loaded, so nothing moves when it draws)."""
-    graph = html.Div(
-        dcc.Graph(id="job-timeline", figure=status_timeline_figure(segments, zone), config=GRAPH_CONFIG),
-        style={"minHeight": f"{timeline_height(segments)}px"},
+    """The swim-lane timeline beside the time spent in each status (its height reserved, so nothing moves
+    when it draws)."""
+    graph = chart(
+        "job-timeline",
+        status_timeline_figure(segments, zone),
+        label="Time in each status",
+        height=timeline_height(segments),
     )
     header = dbc.CardHeader(
         [
@@ -350,6 +352,7 @@ def on_history_page(clicks: object, state: object) -> dict[str, Any]:
 
 
 renderer_callback(callbacks, "job-history")
+chart_callback(callbacks, "job-timeline")
 
 
 dash.register_page(

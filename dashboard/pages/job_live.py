@@ -16,7 +16,7 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.database import get_database
-from dashboard.figures import status_timeline_figure
+from dashboard.figures import figure_store, status_timeline_figure
 from dashboard.live import Refresh, changed_text, new_rows_text, plan_refresh
 from dashboard.local_time import viewer_zone
 from dashboard.pages import PageCallbacks
@@ -63,7 +63,7 @@ def refresh_history(shown: Mapping[str, Any], events: int, baseline: int, *, for
 
 @callbacks.callback(
     Output("job-header", "children"),
-    Output("job-timeline", "figure"),
+    Output(figure_store("job-timeline"), "data"),
     Output("job-timeline-note", "children"),
     Output("job-history-live", "data"),
     Input("shell-tick", "data"),

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import dash
 import dash_bootstrap_components as dbc
-from dash import Input, Output, dcc, html
+from dash import ClientsideFunction, Input, Output, State, dcc, html
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.components import (
@@ -30,9 +30,11 @@ from dashboard.components import (
 from dashboard.database import get_database
 from dashboard.figures import (
     CHART_HEIGHT,
-    GRAPH_CONFIG,
+    chart,
+    chart_callback,
     created_over_time_figure,
     empty_figure,
+    figure_store,
     status_distribution_figure,
 )
 from dashboard.local_time import bucket_description, format_with_zone, viewer_zone, zone_abbreviation
@@ -174,21 +176,17 @@ def _range_controls() -> html.Div:
     )
 
 
-def _chart_card(title: str, graph_id: str, *, width: int) -> dbc.Col:
-    """A titled chart, "Loading…" until the callback draws it (its title ``<graph_id>-title``)."""
-    # The chart component and plotly.js load after the page is drawn: its height is reserved around it,
-    # so that the page does not move when it appears.
-    graph = html.Div(
-        dcc.Graph(id=graph_id, config=GRAPH_CONFIG, figure=empty_figure("Loading…", height=CHART_HEIGHT)),
-        style={"minHeight": f"{CHART_HEIGHT}px"},
-    )
-    header = dbc.CardHeader(html.Span(title, id=f"{graph_id}-title", className="text-truncate d-block"))
+def _chart_card(title: str, chart_id: str, figure: dict[str, Any], *, width: int) -> dbc.Col:
+    """A titled chart (its height reserved, so nothing moves when the browser draws it); its title is
+    ``<chart_id>-title``, which a callback may retitle."""
+    graph = chart(chart_id, figure, label=title, height=CHART_HEIGHT)
+    header = dbc.CardHeader(html.Span(title, id=f"{chart_id}-title", className="text-truncate d-block"))
     card = dbc.Card([header, dbc.CardBody(graph)], className="h-100 shadow-sm")
     return dbc.Col(card, lg=width)
 
 
-def _failures_card() -> dbc.Card:
-    """The latest failures (filled by the callback), with a link to all of them."""
+def _failures_card(failures: Any) -> dbc.Card:
+    """The latest failures, with a link to all of them."""
     all_failures = dcc.Link(
         ["All failures ", html.I(className="bi bi-arrow-right")],
         href="/jobs?status=FAILED&ordering=-updated_at",
@@ -199,24 +197,26 @@ def _failures_card() -> dbc.Card:
         [html.Span("Most recent failures"), all_failures],
         className="d-flex justify-content-between align-items-center",
     )
-    return dbc.Card(
-        [header, dbc.CardBody(id="overview-failures", className="p-0")], className="shadow-sm h-100"
-    )
+    body = dbc.CardBody(failures, id="overview-failures", className="p-0")
+    return dbc.Card([header, body], className="shadow-sm h-100")
 
 
 def layout(**_query: object) -> html.Div:
-    """The overview; its callback fills it for the chosen range."""
-    as_of = html.Div("\u00a0", id="overview-as-of", className="text-body-secondary small")
+    """The overview of the default range, read here so that it is drawn with the page; the callback
+    redraws it for another range (or one remembered from earlier in the session) and on refresh."""
+    kpis, created, distribution, failures, as_of_text, error = update_overview(DEFAULT_RANGE, None)
+    as_of = html.Div(as_of_text or "\u00a0", id="overview-as-of", className="text-body-secondary small")
     charts = [
-        _chart_card("Jobs created, by current status", "overview-created", width=8),
-        _chart_card(insight_panels.MIX_TITLE, "overview-distribution", width=4),
+        _chart_card("Jobs created, by current status", "overview-created", created, width=8),
+        _chart_card(insight_panels.MIX_TITLE, "overview-distribution", distribution, width=4),
     ]
     return html.Div(
         [
             page_header("Overview", as_of, _range_controls(), spacing="mb-4"),
-            html.Div(id="overview-error"),
+            html.Div(error, id="overview-error"),
+            dcc.Store(id="overview-shown", data=DEFAULT_RANGE),
             dcc.Loading(
-                html.Div(build_kpis({}, None), id="overview-kpis", className="mb-4"),
+                html.Div(kpis or build_kpis({}, None), id="overview-kpis", className="mb-4"),
                 type="dot",
                 delay_show=300,
                 overlay_style={"visibility": "visible", "opacity": 0.5},
@@ -224,7 +224,7 @@ def layout(**_query: object) -> html.Div:
             dbc.Row(charts, className="g-3 mb-4"),
             insight_panels.transitions_card(),
             dbc.Row(
-                [dbc.Col(insight_panels.stuck_card(), lg=7), dbc.Col(_failures_card(), lg=5)],
+                [dbc.Col(insight_panels.stuck_card(), lg=7), dbc.Col(_failures_card(failures), lg=5)],
                 className="g-3",
             ),
         ],
@@ -232,18 +232,6 @@ def layout(**_query: object) -> html.Div:
     )
 
 
-@callbacks.callback(
-    Output("overview-kpis", "children"),
-    Output("overview-created", "figure"),
-    Output("overview-distribution", "figure"),
-    Output("overview-failures", "children"),
-    Output("overview-as-of", "children"),
-    Output("overview-error", "children"),
-    Input("overview-range", "value"),
-    Input("overview-refresh", "n_clicks"),
-    Input("shell-tick", "data"),  # auto-refresh (dashboard/live.py)
-    Input("overview-as-of-time", "value"),
-)
 def update_overview(
     range_key: object, _refresh: object, _tick: object = None, as_of_input: object = None
 ) -> tuple[Any, ...]:
@@ -287,6 +275,34 @@ def update_overview(
     )
 
 
+@callbacks.callback(
+    Output("overview-kpis", "children"),
+    Output(figure_store("overview-created"), "data"),
+    Output(figure_store("overview-distribution"), "data"),
+    Output("overview-failures", "children"),
+    Output("overview-as-of", "children"),
+    Output("overview-error", "children"),
+    Input("overview-range", "value"),
+    Input("overview-refresh", "n_clicks"),
+    Input("shell-tick", "data"),  # auto-refresh (dashboard/live.py)
+    Input("overview-as-of-time", "value"),
+    prevent_initial_call=True,  # the layout shows the default range
+)
+def on_overview(range_key: object, refresh: object, tick: object, as_of_input: object) -> tuple[Any, ...]:
+    """Redraw the overview for the range chosen, on refresh, on an auto-refresh tick or another hour."""
+    return update_overview(range_key, refresh, tick, as_of_input)
+
+
+# A range remembered from earlier in the session is set before the page shows: ask for its figures then.
+callbacks.clientside_callback(
+    ClientsideFunction("jobdash", "refreshForRememberedChoice"),
+    Output("overview-refresh", "n_clicks"),
+    Input("overview-range", "value"),
+    State("overview-shown", "data"),
+    State("overview-refresh", "n_clicks"),
+)
+chart_callback(callbacks, "overview-created")
+chart_callback(callbacks, "overview-distribution")
 insight_panels.register_overview(callbacks)
 
 

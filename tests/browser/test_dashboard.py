@@ -146,7 +146,8 @@ def test_opening_a_job_from_the_table_shows_its_history(dash_server: Any, seeded
     assert duo.driver.current_url.endswith(f"/jobs/{job_id}")
     assert "Failed" in duo.find_element("#job-page .status-badge").text
     assert "Built from all 5 events" in duo.find_element("#job-timeline-note").text
-    duo.wait_for_element("#job-timeline .main-svg")
+    duo.wait_for_element("#job-timeline svg.chart-svg")
+    duo.driver.save_screenshot(str(SCREENSHOTS / "job.png"))
 
     # Back to the list it came from.
     duo.driver.back()
@@ -158,8 +159,8 @@ def test_overview_shows_totals_charts_and_failures(dash_server: Any, seeded: Dat
     duo = dash_server
     duo.wait_for_page(url=f"{duo.server_url}/")
     eventually(lambda: len(duo.find_elements("#overview-kpis .stat-card")) == 6)
-    duo.wait_for_element("#overview-created .main-svg")
-    duo.wait_for_element("#overview-distribution .main-svg")
+    duo.wait_for_element("#overview-created svg.chart-svg")
+    duo.wait_for_element("#overview-distribution svg.chart-svg")
     eventually(lambda: len(duo.find_elements("#overview-failures .job-link")) > 0)
     assert "1,500 all time" in duo.find_element("#overview-kpis").text
 

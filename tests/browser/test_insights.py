@@ -28,7 +28,8 @@ Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set.call(in
 input.dispatchEvent(new Event("input", {bubbles: true}));
 input.dispatchEvent(new Event("change", {bubbles: true}));
 """
-TRACES = "return document.querySelector('#overview-transitions .js-plotly-plot').data;"
+# The figure the chart drew (assets/jobdash-charts.js keeps it on the chart's element).
+TRACES = "return (document.getElementById('overview-transitions')._jobdashFigure || {}).data;"
 
 
 def history(database: Database, name: str, events: list[tuple[str, dt.datetime]]) -> dict[str, Any]:
@@ -102,7 +103,7 @@ def test_overview_insights_as_of_heatmap_and_stuck(
     duo = dash_server
     duo.wait_for_page(url=f"{duo.server_url}/")
     eventually(lambda: "all time" in duo.find_element("#overview-kpis").text)
-    duo.wait_for_element("#overview-transitions .main-svg")
+    duo.wait_for_element("#overview-transitions svg.chart-svg")
 
     # The heatmap outlines the one transition the lifecycle does not allow, and lists it with its job.
     replayed = insight_jobs["replayed"]

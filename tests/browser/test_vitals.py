@@ -45,12 +45,12 @@ def page_ready(duo: Any, path: str) -> None:
     """Open ``path`` and wait until its data is shown (rows, charts) and has had time to settle."""
     duo.wait_for_page(url=f"{duo.server_url}{path}")
     if path == "/":
-        eventually(lambda: len(duo.find_elements("#overview-created .main-svg")) > 0)
+        eventually(lambda: len(duo.find_elements("#overview-created svg.chart-svg")) > 0)
         eventually(lambda: len(duo.find_elements("#overview-kpis .stat-card")) == 6)
         eventually(lambda: len(duo.find_elements("#overview-failures tr")) > 0)
     elif path.startswith("/jobs/"):
         eventually(lambda: len(duo.find_elements("#job-history-rows tr.history-row")) > 0)
-        eventually(lambda: len(duo.find_elements("#job-timeline .main-svg")) > 0)
+        eventually(lambda: len(duo.find_elements("#job-timeline svg.chart-svg")) > 0)
     else:
         eventually(lambda: len(duo.find_elements("#jobs-rows tr.job-row")) > 0)
         eventually(lambda: "jobs" in duo.find_element("#jobs-count").text)

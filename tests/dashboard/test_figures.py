@@ -7,8 +7,10 @@ import json
 
 from dashboard.components import STATUS_COLORS
 from dashboard.figures import (
+    chart,
     created_over_time_figure,
     empty_figure,
+    figure_store,
     status_distribution_figure,
     status_timeline_figure,
     timeline_height,
@@ -61,3 +63,12 @@ def test_timeline_has_bars_for_periods_and_a_marker_for_the_final_status() -> No
     assert figure["data"][1]["x"][0] == 8 * 60 * 1000
     assert figure["layout"]["height"] == timeline_height(segments) == 80 + 44 * 3
     assert not status_timeline_figure([])["data"]
+
+
+def test_a_chart_holds_its_figure_as_data_in_a_box_of_its_height() -> None:
+    figure = empty_figure("Loading…", height=240)
+    store, drawn, box = chart("c", figure, label="Jobs per day", height=240).children
+    assert (store.id, store.data) == (figure_store("c"), figure)  # a callback answers the store's data
+    assert drawn.id == "c-drawn"
+    assert box.id == "c" and box.style == {"height": "240px"}  # reserved before the browser draws it
+    assert box.to_plotly_json()["props"]["data-label"] == "Jobs per day"  # names the SVG for screen readers
