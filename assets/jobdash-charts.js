@@ -738,10 +738,18 @@
                 node("path", {d: d, fill: "none", stroke: (trace.line || {}).color || color, "stroke-width": (trace.line || {}).width || 2}, marks);
             }
             if (mode.indexOf("markers") >= 0 || mine.length === 1) {
+                // "square-open" and the like: the shape's outline only, in the marker's colour.
+                const symbol = String(marker.symbol || "circle");
+                const open = /-open$/.test(symbol);
+                const outline = marker.line || {};
                 mine.forEach(function (s) {
+                    const fill = Array.isArray(color) ? color[s.i] : color;
+                    const size = Array.isArray(marker.size) ? marker.size[s.i] : marker.size || 6;
                     const path = node("path", {
-                        d: markerPath(marker.symbol, frame.sx(s.at[0]), frame.sy(s.at[1]), marker.size || 6),
-                        fill: Array.isArray(color) ? color[s.i] : color,
+                        d: markerPath(symbol.replace(/-open$/, ""), frame.sx(s.at[0]), frame.sy(s.at[1]), size),
+                        fill: open ? "none" : fill,
+                        stroke: open ? outline.color || fill : outline.color || "none",
+                        "stroke-width": open ? outline.width || 2 : outline.width || 0,
                         class: "chart-mark",
                     }, marks);
                     tipTargets.push({element: path, lines: hoverLines(trace, s.point, "x", "y")});
