@@ -23,7 +23,10 @@ _TERMINAL = "(" + ", ".join(f"'{s}'" for s in sorted(TERMINAL_STATUSES)) + ")"
 _SECONDS = {
     "postgresql": "CAST(extract(epoch FROM {end} - {start}) AS double precision)",
     # SQLite stores times as 'YYYY-MM-DD HH:MM:SS.ffffff' text: whole seconds, plus the microseconds.
-    "sqlite": "((CAST(strftime('%s', {end}) AS INTEGER) - CAST(strftime('%s', {start}) AS INTEGER))"
+    # strftime('%s') is given the whole seconds only: on the full text it rounds to the millisecond
+    # first, so ':05.999700' would count as second 6 and the duration would be a second off.
+    "sqlite": "((CAST(strftime('%s', substr({end}, 1, 19)) AS INTEGER)"
+    " - CAST(strftime('%s', substr({start}, 1, 19)) AS INTEGER))"
     " + (CAST(substr({end}, 21, 6) AS INTEGER) - CAST(substr({start}, 21, 6) AS INTEGER)) / 1000000.0)",
 }
 

@@ -33,7 +33,9 @@ TERMINAL = "('COMPLETED', 'FAILED', 'CANCELLED')"
 # on SQLite from the stored text ('YYYY-MM-DD HH:MM:SS.ffffff'), whole seconds plus microseconds.
 SECONDS = {
     "postgresql": "CAST(extract(epoch FROM updated_at - created_at) AS double precision)",
-    "sqlite": "((CAST(strftime('%s', updated_at) AS INTEGER) - CAST(strftime('%s', created_at) AS INTEGER))"
+    # strftime('%s') on the whole seconds only: on the full text it rounds to the millisecond first.
+    "sqlite": "((CAST(strftime('%s', substr(updated_at, 1, 19)) AS INTEGER)"
+    " - CAST(strftime('%s', substr(created_at, 1, 19)) AS INTEGER))"
     " + (CAST(substr(updated_at, 21, 6) AS INTEGER) - CAST(substr(created_at, 21, 6) AS INTEGER))"
     " / 1000000.0)",
 }
