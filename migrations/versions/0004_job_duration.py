@@ -6,9 +6,16 @@ it in the same statement as the current status (docs/architecture.md, "Duration"
 
 The column is added without a default (no table rewrite) and backfilled in batches of ``BATCH`` job
 ids, each its own short transaction (autocommit), so that a table of ten million jobs is never one
-transaction holding millions of row locks. Writers running the previous release during the batches do
-not keep the column, so a last pass, with writers held off (``LOCK TABLE job IN SHARE MODE``), sets
-every row still wrong; the indexes are built in that same transaction.
+transaction holding millions of row locks. On PostgreSQL a ``VACUUM`` then removes the row versions the
+batches left behind. Writers running the previous release during the batches do not keep the column, so
+a last pass, with writers held off (``LOCK TABLE job IN SHARE MODE``), builds the indexes and then sets
+every row still wrong (the indexes keep up with it).
+
+That order matters on PostgreSQL: an index built over a table holding recently dead versions of its rows
+(updated by the batches or by this transaction) is marked ``pg_index.indcheckxmin`` and no transaction
+whose snapshot predates it may plan with it, which, with a long report open, leaves the duration orderings
+sorting the whole table. After the ``VACUUM`` there are none, unless a transaction older than the batches
+is still open (then the indexes are used once it ends).
 
 The backfill SQL is frozen here (it does not call the application).
 
@@ -71,15 +78,17 @@ def upgrade() -> None:
             op.execute("SET statement_timeout = 0")
         for low in range(0, high, BATCH):
             bind.execute(batch, {"low": low, "high": low + BATCH})
+        if dialect == "postgresql":
+            op.execute("VACUUM job")
     if dialect == "postgresql":
         op.execute("SET LOCAL statement_timeout = 0")
         op.execute("SET LOCAL maintenance_work_mem = '512MB'")
         op.execute("LOCK TABLE job IN SHARE MODE")
+    for name, columns in INDEXES.items():
+        op.create_index(name, "job", columns)
     expected = _expected(dialect)
     distinct = "IS DISTINCT FROM" if dialect == "postgresql" else "IS NOT"
     op.execute(f"UPDATE job SET duration_s = {expected} WHERE duration_s {distinct} {expected}")  # noqa: S608
-    for name, columns in INDEXES.items():
-        op.create_index(name, "job", columns)
     if dialect == "postgresql":
         op.execute("ANALYZE job")
 
