@@ -21,10 +21,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import dcc, html
+from dash import ClientsideFunction, Input, Output, State, dcc, html
 from sqlalchemy import Connection
 
 from dashboard.components import describe_count, html_attributes
+from dashboard.pages import PageCallbacks
 from db.queries import Count, JobFilter, count_jobs
 
 # The refresh intervals offered, in seconds (0: off, the default).
@@ -42,16 +43,24 @@ class Refresh:
 
 
 def plan_refresh(
-    shown: Sequence[Mapping[str, Any]], fresh: Sequence[Mapping[str, Any]], *, grows_at_top: bool
+    shown: Sequence[Mapping[str, Any]],
+    fresh: Sequence[Mapping[str, Any]],
+    *,
+    grows_at_top: bool,
+    forced: bool = False,
 ) -> Refresh:
     """Whether the fresh rows can replace the ``shown`` ones without moving any row.
 
     The same rows in the same order can (their cells may have changed). With ``grows_at_top`` (the first
     page of a newest-first list) rows that were not shown may come first, pushing the last ones off the
-    page: the rows that stay keep their order under them.
+    page: the rows that stay keep their order under them. ``forced`` (the reader asked for the refresh)
+    applies it whatever moved, the rows that were not shown marked new.
     """
     shown_ids = [row.get("id") for row in shown]
     fresh_ids = [row.get("id") for row in fresh]
+    if forced:
+        known = set(shown_ids)
+        return Refresh(apply=True, new=tuple(row_id for row_id in fresh_ids if row_id not in known))
     if fresh_ids == shown_ids:
         return Refresh(apply=True)
     if not grows_at_top:
@@ -158,4 +167,32 @@ def interval_control() -> html.Div:
             ),
         ],
         className="d-flex align-items-center gap-2",
+    )
+
+
+def apply_live_callbacks(
+    callbacks: PageCallbacks, prefix: str, *, data: str, caption: str, previous: str, following: str
+) -> None:
+    """The two browser callbacks of a live list (``assets/jobdash.js``): one applies what arrives in its
+    ``<prefix>-live`` store to the table's ``data`` store, its ``caption`` and its paging buttons
+    (``previous``, ``following``); one shows or hides its banner, so that a new view of the list (a filter,
+    a page) drops a stale banner at once."""
+    callbacks.clientside_callback(
+        ClientsideFunction("jobdash", "applyLive"),
+        Output(data, "data", allow_duplicate=True),
+        Output(caption, "children", allow_duplicate=True),
+        Output(f"{prefix}-live-announce", "children"),
+        Output(previous, "disabled", allow_duplicate=True),
+        Output(following, "disabled", allow_duplicate=True),
+        Input(f"{prefix}-live", "data"),
+        State(data, "data"),
+        prevent_initial_call=True,
+    )
+    callbacks.clientside_callback(
+        ClientsideFunction("jobdash", "liveBanner"),
+        Output(f"{prefix}-live-banner", "hidden"),
+        Output(f"{prefix}-live-text", "children"),
+        Input(f"{prefix}-live", "data"),
+        Input(data, "data"),
+        prevent_initial_call=True,
     )

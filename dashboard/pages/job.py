@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, dcc, html
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.components import (
@@ -232,22 +233,26 @@ def _history_card(view: dict[str, Any]) -> dbc.Card:
     )
 
 
+def read_job(conn: Connection, number: int) -> tuple[dict[str, Any], Page]:
+    """The job and its newest events (those the timeline draws), as the page and its refreshes show them;
+    NotFound when there is no such job."""
+    max_page_size = get_settings().max_page_size
+    job = get_job(conn, job_id=number)
+    newest = job_history(
+        conn, job_id=number, page_size=min(TIMELINE_EVENTS, max_page_size), max_page_size=max_page_size
+    )
+    return job, newest
+
+
 def layout(job_id: object = None, **_query: object) -> html.Div:
     """The job's header and timeline (read here), and its history (paged by the callback)."""
     number = parse_job_id(job_id)
     if number is None:
         shown = str(job_id)[:40] if isinstance(job_id, str) else ""
         return not_found(f"“{shown}” is not a job id: ids are positive whole numbers.")
-    settings = get_settings()
     try:
         with get_database().read() as conn:
-            job = get_job(conn, job_id=number)
-            newest = job_history(
-                conn,
-                job_id=number,
-                page_size=min(TIMELINE_EVENTS, settings.max_page_size),
-                max_page_size=settings.max_page_size,
-            )
+            job, newest = read_job(conn, number)
             now = dt.datetime.now(dt.UTC)
             comparison = insight_panels.family_comparison(conn, job, newest.results, now=now)
     except NotFound:

@@ -11,26 +11,25 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from dash import ClientsideFunction, Input, Output, State, ctx
+from dash import Input, Output, State, ctx
 from dash.exceptions import PreventUpdate
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.database import get_database
 from dashboard.figures import figure_store, status_timeline_figure
-from dashboard.live import Refresh, changed_text, new_rows_text, plan_refresh
+from dashboard.live import apply_live_callbacks, changed_text, new_rows_text, plan_refresh
 from dashboard.local_time import viewer_zone
 from dashboard.pages import PageCallbacks
 from dashboard.pages.job import (
-    TIMELINE_EVENTS,
     build_job_header,
     build_timeline_note,
     history_page,
     parse_job_id,
+    read_job,
 )
-from dashboard.settings import get_settings
 from dashboard.timeline import status_segments
 from db.errors import NotFound, ValidationError
-from db.queries import Count, get_job, job_history
+from db.queries import Count
 
 log = logging.getLogger(__name__)
 callbacks = PageCallbacks()
@@ -46,11 +45,7 @@ def refresh_history(shown: Mapping[str, Any], events: int, baseline: int, *, for
     outputs = history_page(None, {"job_id": shown.get("job_id")})
     data = outputs["data"]
     shown_rows = [row for row in shown.get("rows") or [] if isinstance(row, dict)]
-    if forced:
-        known = {row.get("id") for row in shown_rows}
-        plan = Refresh(apply=True, new=tuple(row["id"] for row in data["rows"] if row["id"] not in known))
-    else:
-        plan = plan_refresh(shown_rows, data["rows"], grows_at_top=True)
+    plan = plan_refresh(shown_rows, data["rows"], grows_at_top=True, forced=forced)
     return {
         "apply": plan.apply,
         "data": {**data, "fresh": list(plan.new)},
@@ -76,17 +71,10 @@ def on_job_tick(_tick: object, _clicks: object, shown: object, live: object) -> 
     """An auto-refresh tick, or the banner's button: read the job and its newest events again."""
     if not isinstance(shown, dict) or (number := parse_job_id(str(shown.get("job_id")))) is None:
         raise PreventUpdate
-    settings = get_settings()
     baseline = live.get("events") if isinstance(live, dict) else None
     try:
         with get_database().read() as conn:
-            job = get_job(conn, job_id=number)
-            newest = job_history(
-                conn,
-                job_id=number,
-                page_size=min(TIMELINE_EVENTS, settings.max_page_size),
-                max_page_size=settings.max_page_size,
-            )
+            job, newest = read_job(conn, number)
         events = int(job["history_count"])
         history = refresh_history(
             shown,
@@ -110,22 +98,11 @@ def on_job_tick(_tick: object, _clicks: object, shown: object, live: object) -> 
     )
 
 
-callbacks.clientside_callback(
-    ClientsideFunction("jobdash", "applyLive"),
-    Output("job-history-data", "data", allow_duplicate=True),
-    Output("job-history-caption", "children", allow_duplicate=True),
-    Output("job-history-live-announce", "children"),
-    Output("job-history-newer", "disabled", allow_duplicate=True),
-    Output("job-history-older", "disabled", allow_duplicate=True),
-    Input("job-history-live", "data"),
-    State("job-history-data", "data"),
-    prevent_initial_call=True,
-)
-callbacks.clientside_callback(
-    ClientsideFunction("jobdash", "liveBanner"),
-    Output("job-history-live-banner", "hidden"),
-    Output("job-history-live-text", "children"),
-    Input("job-history-live", "data"),
-    Input("job-history-data", "data"),
-    prevent_initial_call=True,
+apply_live_callbacks(
+    callbacks,
+    "job-history",
+    data="job-history-data",
+    caption="job-history-caption",
+    previous="job-history-newer",
+    following="job-history-older",
 )

@@ -2,8 +2,7 @@
 when no row moves under the reader (see dashboard/live.py); otherwise a banner says what changed.
 
 The server answers the ``jobs-live`` store: the fresh table data, whether to apply it, the ids added at
-the top, and the banner's text. Two clientside callbacks (``assets/jobdash.js``) apply it to the table and
-show or hide the banner, so a new view of the list (a filter, a page) drops a stale banner at once.
+the top, and the banner's text; the browser applies it (:func:`dashboard.live.apply_live_callbacks`).
 """
 
 from __future__ import annotations
@@ -13,14 +12,21 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from dash import ClientsideFunction, Input, Output, State, ctx
+from dash import Input, Output, State, ctx
 from dash.exceptions import PreventUpdate
 from sqlalchemy.exc import SQLAlchemyError
 
 from dashboard.components import describe_count
 from dashboard.database import get_database
 from dashboard.list_state import args_from_search, parse_view
-from dashboard.live import Refresh, changed_text, new_rows_text, newer_jobs, parse_as_of, plan_refresh
+from dashboard.live import (
+    apply_live_callbacks,
+    changed_text,
+    new_rows_text,
+    newer_jobs,
+    parse_as_of,
+    plan_refresh,
+)
 from dashboard.pages import PageCallbacks
 from dashboard.pages.jobs import read_table, same_query, table_data
 from dashboard.settings import get_settings
@@ -49,11 +55,7 @@ def refresh_jobs(search: object, shown: Mapping[str, Any], *, forced: bool) -> d
     shown_rows = [row for row in listed if isinstance(row, dict)] if isinstance(listed, list) else []
     # New jobs belong at the top of the first page, newest first; elsewhere they are on other pages.
     grows_at_top = query.cursor is None and query.ordering == DEFAULT_ORDERING
-    if forced:
-        known = {row.get("id") for row in shown_rows}
-        plan = Refresh(apply=True, new=tuple(row["id"] for row in data["rows"] if row["id"] not in known))
-    else:
-        plan = plan_refresh(shown_rows, data["rows"], grows_at_top=grows_at_top)
+    plan = plan_refresh(shown_rows, data["rows"], grows_at_top=grows_at_top, forced=forced)
     # The baseline moves when the reader sees everything newer: after Refresh, or on the first page of a
     # newest-first list that was refreshed.
     since = parse_as_of(shown.get("as_of"))
@@ -106,22 +108,6 @@ def on_jobs_tick(_tick: object, _clicks: object, search: object, pathname: objec
         raise PreventUpdate from None
 
 
-callbacks.clientside_callback(
-    ClientsideFunction("jobdash", "applyLive"),
-    Output("jobs-data", "data", allow_duplicate=True),
-    Output("jobs-count", "children", allow_duplicate=True),
-    Output("jobs-live-announce", "children"),
-    Output("jobs-prev", "disabled", allow_duplicate=True),
-    Output("jobs-next", "disabled", allow_duplicate=True),
-    Input("jobs-live", "data"),
-    State("jobs-data", "data"),
-    prevent_initial_call=True,
-)
-callbacks.clientside_callback(
-    ClientsideFunction("jobdash", "liveBanner"),
-    Output("jobs-live-banner", "hidden"),
-    Output("jobs-live-text", "children"),
-    Input("jobs-live", "data"),
-    Input("jobs-data", "data"),
-    prevent_initial_call=True,
+apply_live_callbacks(
+    callbacks, "jobs", data="jobs-data", caption="jobs-count", previous="jobs-prev", following="jobs-next"
 )

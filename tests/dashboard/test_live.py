@@ -37,6 +37,11 @@ def test_a_row_leaving_or_entering_in_the_middle_is_held_back() -> None:
     assert plan_refresh(rows(3, 2, 1), rows(2, 3, 1), grows_at_top=True) == Refresh(False)
 
 
+def test_a_refresh_the_reader_asked_for_is_applied_whatever_moved() -> None:
+    assert plan_refresh(rows(3, 2, 1), rows(3, 9, 2), grows_at_top=False, forced=True) == Refresh(True, (9,))
+    assert plan_refresh(rows(3, 2, 1), rows(1, 2), grows_at_top=True, forced=True) == Refresh(True)
+
+
 def test_the_banner_says_how_many_newer_jobs_where_known() -> None:
     assert changed_text(None) == "This list has changed since it was shown."
     assert changed_text(Count(0, "exact")) == "This list has changed since it was shown."
