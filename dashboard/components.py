@@ -75,8 +75,14 @@ def format_timestamp(value: dt.datetime | None) -> str:
 
 
 def format_duration(delta: dt.timedelta) -> str:
-    """A compact human duration: ``45s``, ``3m 05s``, ``2h 04m``, ``3d 4h``."""
-    seconds = max(0, int(delta.total_seconds()))
+    """A compact human duration: ``0.42s``, ``12.3s``, ``45s``, ``3m 05s``, ``2h 04m``, ``3d 4h``
+    (two units at most; below a minute, the fraction a short job's duration needs)."""
+    exact = max(0.0, delta.total_seconds())
+    if 0 < exact < 1:
+        return f"{exact:.2f}s"
+    if exact < 59.95 and not exact.is_integer():
+        return f"{exact:.1f}s"
+    seconds = int(exact)
     days, rest = divmod(seconds, 86_400)
     hours, rest = divmod(rest, 3_600)
     minutes, secs = divmod(rest, 60)

@@ -19,7 +19,7 @@ import dash_bootstrap_components as dbc
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 from dash.development.base_component import Component
 
-from dashboard.components import STATUS_COLORS, STATUS_ICONS, html_attributes, status_label
+from dashboard.components import STATUS_COLORS, STATUS_ICONS, format_duration, html_attributes, status_label
 from dashboard.local_time import zone_label
 from dashboard.pages import PageCallbacks
 from db.models import STATUSES
@@ -97,33 +97,17 @@ HISTORY_COLUMNS = (
 )
 
 
-def describe_seconds(seconds: float) -> str:
-    """A duration for people: ``0.42 s``, ``12.3 s``, ``12 m 5 s``, ``3 h 12 m``, ``2 d 4 h``."""
-    if seconds < 60:
-        return f"{seconds:.2f} s" if seconds < 1 else f"{seconds:.1f} s"
-    whole = int(seconds)
-    days, rest = divmod(whole, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days} d {hours} h"
-    if hours:
-        return f"{hours} h {minutes} m"
-    return f"{minutes} m {secs} s"
-
-
 def duration_cell(row: Mapping[str, Any], *, now: dt.datetime | None = None) -> dict[str, object]:
     """A finished job's duration, or for an unfinished one its running time so far (``running 3 h 12 m``)."""
     if row.get("duration") is not None:
-        return {"text": describe_seconds(float(row["duration"])), "running": False}
+        return {"text": format_duration(dt.timedelta(seconds=float(row["duration"]))), "running": False}
     so_far = ((now or dt.datetime.now(dt.UTC)) - row["created_at"]).total_seconds()
     # To the minute: the text (and so the row) changes once a minute, not on every refresh.
     minutes = int(max(so_far, 0.0) // 60)
-    text = (
-        "running < 1 m"
-        if minutes == 0
-        else f"running {describe_seconds(minutes * 60.0).removesuffix(' 0 s')}"
-    )
+    if minutes < 60:
+        text = "running < 1m" if minutes == 0 else f"running {minutes}m"
+    else:
+        text = f"running {format_duration(dt.timedelta(minutes=minutes))}"
     return {"text": text, "running": True}
 
 

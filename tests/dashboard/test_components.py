@@ -49,6 +49,9 @@ def test_format_timestamp_is_utc_and_blank_for_none() -> None:
 
 def test_format_duration_picks_two_units() -> None:
     assert format_duration(dt.timedelta(seconds=45)) == "45s"
+    assert format_duration(dt.timedelta(seconds=0.423)) == "0.42s"
+    assert format_duration(dt.timedelta(seconds=12.34)) == "12.3s"
+    assert format_duration(dt.timedelta(seconds=59.97)) == "59s"  # never "60.0s"
     assert format_duration(dt.timedelta(minutes=3, seconds=5)) == "3m 05s"
     assert format_duration(dt.timedelta(hours=2, minutes=4, seconds=59)) == "2h 04m"
     assert format_duration(dt.timedelta(days=3, hours=4, minutes=1)) == "3d 4h"
