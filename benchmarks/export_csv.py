@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import http.client
-import json
 import os
 import socket
 import statistics
@@ -291,12 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {"command": command.strip(), "started": started, "load": load, **results}
     text = markdown(results)
     print(text)
-    if args.ci:
-        (ROOT / "benchmarks" / "results").mkdir(parents=True, exist_ok=True)
-        (ROOT / "benchmarks" / "results" / "export_csv_ci.json").write_text(json.dumps(results, indent=1))
-    else:
-        (DOCS / "export_csv.json").write_text(json.dumps(results, indent=1) + "\n")
-        sections.write_section(DOCS / "performance.md", "export", text)
+    sections.publish("export_csv", "export", results, text, ci=args.ci)
     return 0
 
 

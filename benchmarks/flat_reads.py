@@ -478,14 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     results["load"].append(" ".join(f"{x:.2f}" for x in os.getloadavg()))
     text = markdown(results)
     print(text)
-    if args.ci:
-        (ROOT / "benchmarks" / "results").mkdir(parents=True, exist_ok=True)
-        (ROOT / "benchmarks" / "results" / "flat_reads_ci.json").write_text(
-            json.dumps(results, indent=1, default=str)
-        )
-    else:
-        (DOCS / "flat_reads.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
-        sections.write_section(DOCS / "performance.md", "flat-reads", text)
+    sections.publish("flat_reads", "flat-reads", results, text, ci=args.ci)
     return 0
 
 

@@ -533,14 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     results["load"].append(" ".join(f"{x:.2f}" for x in os.getloadavg()))
     text = markdown(results)
     print(text)
-    if args.ci:
-        (ROOT / "benchmarks" / "results").mkdir(parents=True, exist_ok=True)
-        (ROOT / "benchmarks" / "results" / "insights_ci.json").write_text(
-            json.dumps(results, indent=1, default=str)
-        )
-    else:
-        (DOCS / "insights.json").write_text(json.dumps(results, indent=1, default=str) + "\n")
-        sections.write_section(DOCS / "performance.md", "insights", text)
+    sections.publish("insights", "insights", results, text, ci=args.ci)
     if args.drop:
         for size in {*args.sizes.split(","), args.writers_size} - {""}:
             drop(make_url(copy_url(size.strip(), args.suffix)).database)

@@ -347,12 +347,7 @@ def main(argv: list[str] | None = None) -> int:
     load.append(" ".join(f"{x:.2f}" for x in os.getloadavg()))
     text = markdown(results)
     print(text)
-    if args.ci:
-        (ROOT / "benchmarks" / "results").mkdir(parents=True, exist_ok=True)
-        (ROOT / "benchmarks" / "results" / "production_ci.json").write_text(json.dumps(results, indent=1))
-    else:
-        (DOCS / "production.json").write_text(json.dumps(results, indent=1) + "\n")
-        sections.write_section(DOCS / "performance.md", "production", text)
+    sections.publish("production", "production", results, text, ci=args.ci)
     return 0
 
 
