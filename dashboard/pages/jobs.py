@@ -16,7 +16,7 @@ import dataclasses
 import datetime as dt
 import functools
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -240,17 +240,6 @@ def _seconds_filter(label: str, component_id: str, value: float | None) -> dbc.C
     )
 
 
-def _seconds_control(param: str, component_id: str, label: str) -> Control:
-    """The control of one end of the duration range (a JobFilter field named ``param``), in seconds."""
-    return Control(
-        param,
-        component_id,
-        show=lambda query: seconds_input(getattr(query.filters, param)),
-        read=read_seconds(param),
-        build=functools.partial(_seconds_filter, label),
-    )
-
-
 def _page_size_select(component_id: str, page_size: str) -> html.Div:
     """Rows per page: the usual choices up to the configured maximum (labelled for screen readers)."""
     settings = get_settings()
@@ -265,14 +254,25 @@ def _page_size_select(component_id: str, page_size: str) -> html.Div:
     return html.Div([label, select])
 
 
-def _time_control(param: str, component_id: str, label: str) -> Control:
-    """The control of a filter that is one end of a time range (a JobFilter field named ``param``)."""
+# The two kinds of range filter: how a JobFilter value is shown in its input, how the input is read back
+# (a reader for a named parameter), how the input is drawn.
+RANGE_KINDS: dict[
+    str, tuple[Callable[[Any], Any], Callable[[str], Callable[[object], str]], Callable[..., dbc.Col]]
+] = {
+    "time": (zoned_input, read_zoned_time, _time_filter),  # in the viewer's zone
+    "seconds": (seconds_input, read_seconds, _seconds_filter),
+}
+
+
+def _range_control(param: str, component_id: str, label: str, kind: str) -> Control:
+    """The control of a filter that is one end of a range (a JobFilter field named ``param``)."""
+    shown, reader, build = RANGE_KINDS[kind]
     return Control(
         param,
         component_id,
-        show=lambda query: zoned_input(getattr(query.filters, param)),
-        read=read_zoned_time(param),
-        build=functools.partial(_time_filter, label),
+        show=lambda query: shown(getattr(query.filters, param)),
+        read=reader(param),
+        build=functools.partial(build, label),
     )
 
 
@@ -294,12 +294,12 @@ CONTROLS = (
         read=read_text("family", strip=True),
         build=_family_filter,
     ),
-    _time_control("created_after", "jobs-created-after", "Created from"),
-    _time_control("created_before", "jobs-created-before", "Created before"),
-    _time_control("updated_after", "jobs-updated-after", "Updated from"),
-    _time_control("updated_before", "jobs-updated-before", "Updated before"),
-    _seconds_control("min_duration", "jobs-min-duration", "Min duration (s)"),
-    _seconds_control("max_duration", "jobs-max-duration", "Max duration (s)"),
+    _range_control("created_after", "jobs-created-after", "Created from", "time"),
+    _range_control("created_before", "jobs-created-before", "Created before", "time"),
+    _range_control("updated_after", "jobs-updated-after", "Updated from", "time"),
+    _range_control("updated_before", "jobs-updated-before", "Updated before", "time"),
+    _range_control("min_duration", "jobs-min-duration", "Min duration (s)", "seconds"),
+    _range_control("max_duration", "jobs-max-duration", "Max duration (s)", "seconds"),
     Control("stuck", "jobs-stuck", show=lambda q: q.filters.stuck, read=read_stuck, build=_stuck_filter),
     Control(
         "page_size",
