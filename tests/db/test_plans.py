@@ -43,9 +43,10 @@ def big_database():
         database.dispose()
 
 
-def captured_plans(database, call):
-    """Run ``call(conn)`` and EXPLAIN every statement it sent that reads ``job`` or ``job_status``, with
-    the planner settings it made (SET / RESET, replayed in order)."""
+def explained(database, call, *, analyze=False):
+    """Run ``call(conn)``; return what it returned and the plans of every statement it sent that reads
+    ``job`` or ``job_status`` (EXPLAIN, or with ``analyze`` EXPLAIN ANALYZE: what each really read),
+    replayed in one transaction with the planner settings it made (SET / RESET) in the order it made them."""
     statements = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):
@@ -57,19 +58,24 @@ def captured_plans(database, call):
     event.listen(database.reader, "before_cursor_execute", capture)
     try:
         with database.read() as conn:
-            call(conn)
+            result = call(conn)
     finally:
         event.remove(database.reader, "before_cursor_execute", capture)
+    explain = "EXPLAIN (ANALYZE, FORMAT JSON) " if analyze else "EXPLAIN (FORMAT JSON) "
     plans = []
-    with database.reader.connect() as conn:
-        conn.execution_options(isolation_level="AUTOCOMMIT")
+    with database.reader.connect() as conn, conn.begin():
         for statement, parameters in statements:
             if statement.startswith(("SET ", "RESET ")):
                 conn.exec_driver_sql(statement)
                 continue
-            plan = conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).scalar_one()
+            plan = conn.exec_driver_sql(explain + statement, parameters).scalar_one()
             plans.append(plan if isinstance(plan, list) else json.loads(plan))
-    return plans
+    return result, plans
+
+
+def captured_plans(database, call):
+    """The plans of what ``call(conn)`` sent (see explained)."""
+    return explained(database, call)[1]
 
 
 def nodes(plan_node):
@@ -296,33 +302,8 @@ SEARCH_FILTERS = [(), ("FAILED",), ("RUNNING", "CANCELLED")]
 
 
 def analyzed_plans(database, call):
-    """Like captured_plans, but EXPLAIN ANALYZE (what each statement really read), replayed in one
-    transaction with the planner settings the call made (SET / RESET) in the order it made them."""
-    statements = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        if statement.startswith(("SET ", "RESET ")) or (
-            not statement.startswith("EXPLAIN") and " job" in statement
-        ):
-            statements.append((statement, parameters))
-
-    event.listen(database.reader, "before_cursor_execute", capture)
-    try:
-        with database.read() as conn:
-            result = call(conn)
-    finally:
-        event.remove(database.reader, "before_cursor_execute", capture)
-    plans = []
-    with database.reader.connect() as conn, conn.begin():
-        for statement, parameters in statements:
-            if statement.startswith(("SET ", "RESET ")):
-                conn.exec_driver_sql(statement)
-                continue
-            plan = conn.exec_driver_sql(
-                "EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters
-            ).scalar_one()
-            plans.append(plan if isinstance(plan, list) else json.loads(plan))
-    return result, plans
+    """What ``call(conn)`` returned, and what each statement it sent really read (see explained)."""
+    return explained(database, call, analyze=True)
 
 
 def assert_bounded_walk(plans, budget):
