@@ -48,12 +48,16 @@ bench-production: $(BIN)/.installed  ## start-up to /readyz at 10k and 10M; what
 bench-export: $(BIN)/.installed  ## CSV export at 10M against PostgreSQL's own COPY; worker memory; disconnect
 	$(BIN)/python benchmarks/export_csv.py
 
+bench-limits: $(BIN)/.installed  ## a range on another column than the ordering's, page by page, at 1M and 10M
+	$(BIN)/python benchmarks/known_limits.py
+
 bench-ci: $(BIN)/.installed  ## the benchmarks at CI size (2k jobs, seconds); asserts no timings
 	$(BIN)/python benchmarks/bench.py --ci
 	$(BIN)/python benchmarks/flat_reads.py --ci
 	$(BIN)/python benchmarks/insights.py --ci
 	$(BIN)/python benchmarks/production.py --ci
 	$(BIN)/python benchmarks/export_csv.py --ci
+	$(BIN)/python benchmarks/known_limits.py --ci
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
