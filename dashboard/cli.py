@@ -25,7 +25,10 @@ def _settings(**overrides: object) -> Settings:
 
 def _database(settings: Settings) -> Database:
     return Database.connect(
-        settings.database_url, statement_timeout_ms=0, connect_timeout=settings.db_connect_timeout
+        settings.database_url,
+        statement_timeout_ms=0,
+        connect_timeout=settings.db_connect_timeout,
+        parallel_query=True,
     )
 
 

@@ -61,6 +61,7 @@ def _make_engine(
     pool_timeout: int,
     statement_timeout_ms: int,
     connect_timeout: int,
+    parallel_query: bool,
     application_name: str = "jobdash",
 ) -> Engine:
     parsed = make_url(url)
@@ -72,6 +73,11 @@ def _make_engine(
     options = "-c timezone=UTC"
     if statement_timeout_ms:
         options += f" -c statement_timeout={statement_timeout_ms}"
+    if not parallel_query:
+        # Every read of a serving process is bounded (a page, rows per period): starting parallel workers
+        # costs more than it saves there (a few milliseconds each time, on a 1-2 ms read) and takes cores
+        # from the other requests. Maintenance (the CLI's check, repair and backfills) keeps them.
+        options += " -c max_parallel_workers_per_gather=0"
     return create_engine(
         url,
         pool_size=pool_size,
@@ -165,9 +171,12 @@ class Database:
         pool_timeout: int = 5,
         statement_timeout_ms: int = 5000,
         connect_timeout: int = 5,
+        parallel_query: bool = False,
     ) -> Database:
-        """Build the engines once; nothing connects until the first query."""
+        """Build the engines once; nothing connects until the first query. PostgreSQL sessions run in UTC,
+        under ``statement_timeout_ms`` (0: none) and, unless ``parallel_query``, with no parallel workers."""
         options: dict[str, Any] = {
+            "parallel_query": parallel_query,
             "pool_size": pool_size,
             "max_overflow": max_overflow,
             "pool_timeout": pool_timeout,
