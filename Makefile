@@ -51,6 +51,9 @@ bench-export: $(BIN)/.installed  ## CSV export at 10M against PostgreSQL's own C
 bench-limits: $(BIN)/.installed  ## a range on another column than the ordering's, page by page, at 1M and 10M
 	$(BIN)/python benchmarks/known_limits.py
 
+bench-upgrade: $(BIN)/.installed  ## jobdash db upgrade 0003 -> 0004 (the duration backfill) of a 10M copy
+	$(BIN)/python benchmarks/upgrade_backfill.py
+
 bench-ci: $(BIN)/.installed  ## the benchmarks at CI size (2k jobs, seconds); asserts no timings
 	$(BIN)/python benchmarks/bench.py --ci
 	$(BIN)/python benchmarks/flat_reads.py --ci
@@ -58,6 +61,7 @@ bench-ci: $(BIN)/.installed  ## the benchmarks at CI size (2k jobs, seconds); as
 	$(BIN)/python benchmarks/production.py --ci
 	$(BIN)/python benchmarks/export_csv.py --ci
 	$(BIN)/python benchmarks/known_limits.py --ci
+	$(BIN)/python benchmarks/upgrade_backfill.py --ci
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
