@@ -79,6 +79,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--writer-rounds", type=int, default=None, help="rounds each (default 2, CI 1)")
     parser.add_argument("--baseline-rev", default=None, help="default: git merge-base HEAD main")
     parser.add_argument("--drop", action="store_true", help="drop the database copies at the end")
+    parser.add_argument(
+        "--keep-reads",
+        action="store_true",
+        help="measure the writers only; keep the reads of docs/insights.json (and say which run they are)",
+    )
     parser.add_argument("--ci", action="store_true", help="2k jobs, few requests, no docs written")
     args = parser.parse_args(argv)
     if args.ci:
@@ -444,6 +449,15 @@ def markdown(results: dict[str, Any]) -> str:
         "p95 <= 3x the list p95, and p50 at 10M <= 1.3x at 10k.",
         "",
     ]
+    if results.get("reads_from"):
+        kept = results["reads_from"]
+        lines[2:4] = [
+            f"Command: `{results['command']}` (the writers); the reads are those of `{kept['command']}`, "
+            f"run {kept['started']} - {kept['finished']}, load average at start / end: "
+            f"{kept['load'][0]} / {kept['load'][1]}.  ",
+            f"Run: {results['started']} - {results['finished']}; load average at start / end: "
+            f"{results['load'][0]} / {results['load'][1]}",
+        ]
     for data in sizes.values():
         targets = data["targets"]
         ref = targets["list"]["p95"]
@@ -523,7 +537,16 @@ def main(argv: list[str] | None = None) -> int:
         "writer_seconds": args.writer_seconds,
     }
     pool = PortPool()
-    for size in filter(None, args.sizes.split(",")):
+    if args.keep_reads:
+        kept = json.loads((DOCS / "insights.json").read_text())
+        results["sizes"] = kept["sizes"]
+        results["reads_from"] = kept.get("reads_from") or {
+            "command": kept["command"],
+            "started": kept["started"],
+            "finished": kept.get("finished"),
+            "load": kept["load"],
+        }
+    for size in filter(None, [] if args.keep_reads else args.sizes.split(",")):
         log(f"== {size}")
         results["sizes"][size] = measure_size(size.strip(), args, pool, log_dir, log)
     if args.writers_size:
