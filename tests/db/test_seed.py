@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from db import lifecycle
+from db import check, lifecycle
 from db import seed as seeding
 from db.models import STATUSES, job_status_table, job_table
 from tests.conftest import empty_tables
@@ -101,6 +101,24 @@ def test_progress_is_reported_per_batch(database, monkeypatch):
     reported = []
     seeding.seed(database, jobs=100, events_per_job=1, seed=0, now=NOW, progress=reported.append)
     assert reported == [40, 40, 20]
+
+
+def test_the_aggregates_are_written_once_for_every_chunk_and_match_a_replay(database, monkeypatch):
+    # Once: written per chunk, in the seed's one transaction, each aggregate row would leave a dead
+    # version per chunk behind it.
+    monkeypatch.setattr(seeding, "CHUNK_JOBS", 40)
+    written = []
+    write_tally = seeding.history.write_tally
+
+    def counted(conn, tally, **options):
+        written.append(sum(len(rows) for rows in tally.rows.values()))
+        write_tally(conn, tally, **options)
+
+    monkeypatch.setattr(seeding.history, "write_tally", counted)
+    seeding.seed(database, jobs=100, events_per_job=4, seed=3, now=NOW)
+    assert len(written) == 1 and written[0] > 0
+    with database.write() as conn:
+        assert check.check(conn).problems == []
 
 
 def test_bad_arguments_are_refused(database):
