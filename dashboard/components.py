@@ -126,7 +126,10 @@ def error_state(
     reset_label: str = "Reset",
 ) -> html.Div:
     """A designed error message: what went wrong, which inputs, and a way out."""
-    body: list[Component] = [html.H6([html.I(className="bi bi-exclamation-triangle me-2"), title])]
+    # Set as a heading, not one (as in empty_state): an alert inside a page must not skip heading levels.
+    body: list[Component] = [
+        html.P([html.I(className="bi bi-exclamation-triangle me-2"), title], className="h6 page-state-title")
+    ]
     if detail:
         body.append(html.P(detail, className="mb-2"))
     items = field_error_items(errors)
@@ -142,12 +145,20 @@ def error_state(
 
 
 def empty_state(
-    title: str, detail: str, *, icon: str = "bi-inbox", action: Component | None = None
+    title: str,
+    detail: str,
+    *,
+    icon: str = "bi-inbox",
+    action: Component | None = None,
+    page_title: bool = False,
 ) -> html.Div:
-    """A designed "nothing here" panel."""
+    """A designed "nothing here" panel. Its title is the page's heading (``h1``) when the panel is all the
+    page shows (``page_title``); inside a page it is text set large, so that the page's headings keep
+    their order (a heading a level too deep would skip levels)."""
+    title_class = "h5 mt-2 mb-1 page-state-title"
     children: list[Component] = [
         html.I(className=f"bi {icon} page-state-icon"),
-        html.H5(title, className="mt-2 mb-1"),
+        html.H1(title, className=title_class) if page_title else html.P(title, className=title_class),
         html.P(detail, className="text-body-secondary mb-3"),
     ]
     if action is not None:

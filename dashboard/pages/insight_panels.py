@@ -554,7 +554,12 @@ def build_family_comparison(
     header = dbc.CardHeader(
         [
             html.Span(
-                ["Compared with its family ", dcc.Link(family, href=family_href, id="job-family-link")]
+                [
+                    "Compared with its family ",
+                    dcc.Link(
+                        family, href=family_href, id="job-family-link", className="text-decoration-underline"
+                    ),
+                ]
             ),
             html.Span(
                 f"family p50 / p95 of the stays that ended {window[0]:%Y-%m-%d} to "

@@ -172,6 +172,7 @@ def not_found(detail: str) -> html.Div:
             detail,
             icon="bi-question-circle",
             action=dcc.Link("Back to all jobs", href="/jobs", className="btn btn-primary"),
+            page_title=True,
         ),
         className="card shadow-sm",
         id="job-not-found",

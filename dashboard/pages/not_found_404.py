@@ -21,6 +21,7 @@ def layout(**_query: object) -> html.Div:
                     dcc.Link("Browse jobs", href="/jobs", className="btn btn-outline-secondary"),
                 ]
             ),
+            page_title=True,
         ),
         id="not-found-page",
         className="card shadow-sm",

@@ -190,11 +190,11 @@ def test_names_are_text_and_unknown_pages_are_friendly(dash_server: Any, job_fac
     assert duo.driver.execute_script("return window.__xss === undefined;")
 
     duo.wait_for_page(url=f"{duo.server_url}/jobs/not-a-number")
-    duo.wait_for_text_to_equal("#job-not-found h5", "Job not found")
+    duo.wait_for_text_to_equal("#job-not-found h1", "Job not found")
     duo.wait_for_page(url=f"{duo.server_url}/jobs/987654321")
-    duo.wait_for_text_to_equal("#job-not-found h5", "Job not found")
+    duo.wait_for_text_to_equal("#job-not-found h1", "Job not found")
     duo.wait_for_page(url=f"{duo.server_url}/no/such/page")
-    duo.wait_for_text_to_equal("#not-found-page h5", "Page not found")
+    duo.wait_for_text_to_equal("#not-found-page h1", "Page not found")
     eventually(lambda: duo.driver.title == "Not found · JobDash")
 
 
