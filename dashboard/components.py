@@ -126,7 +126,8 @@ def error_state(
     reset_label: str = "Reset",
 ) -> html.Div:
     """A designed error message: what went wrong, which inputs, and a way out."""
-    # Set as a heading, not one (as in empty_state): an alert inside a page must not skip heading levels.
+    # Styled like a heading without being one (as in empty_state): an alert inside a page must not skip
+    # heading levels.
     body: list[Component] = [
         html.P([html.I(className="bi bi-exclamation-triangle me-2"), title], className="h6 page-state-title")
     ]
