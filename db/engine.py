@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import select
 import sqlite3
@@ -16,6 +17,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DisconnectionError, OperationalError
 
+from db import timeline
+
 log = logging.getLogger(__name__)
 
 # Marks a connection whose transaction must start as a writer (SQLite: BEGIN IMMEDIATE).
@@ -26,6 +29,12 @@ REPLICA_RETRY_S = 5.0
 
 def _casefold_lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
+
+
+def _histogram_sum(stored: str | None, delta: str | None) -> str:
+    """SQLite's ``histogram_sum(a, b)``: two stored time-in-state histograms (JSON arrays) added element-wise
+    (the write path's upsert; PostgreSQL does it in SQL over its arrays)."""
+    return json.dumps(timeline.summed([json.loads(stored or "[]"), json.loads(delta or "[]")]))
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -45,6 +54,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.close()
         # SQLite's own lower() only folds ASCII; names are any Unicode and `q` is case-insensitive.
         dbapi_connection.create_function("lower", 1, _casefold_lower, deterministic=True)
+        dbapi_connection.create_function("histogram_sum", 2, _histogram_sum, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Connection) -> None:

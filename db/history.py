@@ -8,8 +8,9 @@ worked out by :mod:`db.timeline`:
 - ``job_mix_hour`` / ``_day`` / ``_month``: per period, the net change in how many jobs are in each
   status (striped by job id): the status mix as of ``T`` is their sum over the periods before ``T``;
 - ``job_transition_hour`` / ``_day``: transitions per (period of the later event, family, from, to);
-- ``job_state_time_day`` / ``_week``: closed stays per (family, status, period they ended, duration
-  bucket);
+- ``job_state_time_day`` / ``_week``: closed stays per (family, status, period they ended), as a histogram
+  of their durations: one row per period, its ``stays`` an array of counts by duration bucket
+  (:func:`db.timeline.dense`), so that a read costs rows per period whatever the number of stays;
 - ``job_disallowed_transition``: the events the lifecycle does not allow after their predecessor.
 
 On PostgreSQL the upserts are data-modifying CTEs appended to the write's own statement
@@ -32,7 +33,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, literal_column, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from db import aggregates, families, lifecycle, timeline
@@ -95,6 +96,36 @@ def _upsert_cte(name: str, table: str, keys: list[tuple[str, str]], value: str, 
     )
 
 
+def _added_sql(stored: str, delta: str) -> str:
+    """SQL: two stored histograms added element-wise (the shorter one as zeros past its end)."""
+    return (
+        f"ARRAY(SELECT coalesce(a, 0) + coalesce(b, 0) FROM unnest({stored}, {delta}) "  # noqa: S608
+        "WITH ORDINALITY AS u(a, b, i) ORDER BY i)"
+    )
+
+
+# Per-bucket rows (family, status, starts_at, bucket, n) as histogram rows, laid out as db.timeline.dense
+# does (through a JSON object of bucket -> stays), added to the stored ones, rows in key order.
+_HISTOGRAM_ROWS = """INSERT INTO {table} AS c (family, status, starts_at, stays)
+    SELECT family, status, starts_at, ARRAY(
+        SELECT coalesce((buckets ->> g::text)::bigint, 0) FROM generate_series(0, top) AS g ORDER BY g
+    ) FROM (
+        SELECT family, status, starts_at, jsonb_object_agg(bucket, n) AS buckets, max(bucket) AS top
+        FROM (
+            SELECT family, status, starts_at, bucket, sum(n) AS n FROM {source}
+            GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0
+        ) AS by_bucket
+        GROUP BY 1, 2, 3
+    ) AS by_row ORDER BY 1, 2, 3
+    ON CONFLICT (family, status, starts_at) DO UPDATE SET stays = {added}"""
+
+
+def _histogram_rows_sql(table: str, source: str) -> str:
+    """SQL: add to the histogram rows of ``table`` the stays of ``source``, a relation of (family,
+    status, starts_at, bucket, n)."""
+    return _HISTOGRAM_ROWS.format(table=table, source=source, added=_added_sql("c.stays", "excluded.stays"))
+
+
 def _period(unit: str, column: str) -> str:
     return f"date_trunc('{unit}', {column}, 'UTC')"
 
@@ -137,18 +168,12 @@ _HISTORY_CTES: dict[str, str] = {
         for unit in ("hour", "day")
     ),
     "s": "".join(
-        _upsert_cte(
-            f"stay_{unit}_rows",
+        f", stay_{unit}_rows AS (\n    "  # noqa: S608 - fixed names
+        + _histogram_rows_sql(
             f"job_state_time_{unit}",
-            [
-                ("family", "s.family"),
-                ("status", "s.status"),
-                ("starts_at", _period(unit, "s.at")),
-                ("bucket", "s.bucket"),
-            ],
-            "stays",
-            "s",
+            f"(SELECT family, status, {_period(unit, 's.at')} AS starts_at, bucket, n FROM s) AS s_b",  # noqa: S608
         )
+        + "\n)"
         for unit in ("day", "week")
     ),
 }
@@ -232,11 +257,21 @@ def array_params(job: JobRef, changes: Changes) -> dict[str, list[Any]]:
 
 @dataclass(frozen=True)
 class _Kept:
-    """One kept table: its key columns and its value column, and how a delta maps to its key."""
+    """One kept table: its key columns and its value column, and how a delta maps to its key.
+
+    A histogram table stores one row per key but the last (the duration bucket), whose value is the
+    array of every bucket's count (:func:`db.timeline.dense`); here, keys and values are per bucket all
+    the same (a tally, a replay and a check compare them bucket by bucket)."""
 
     table: Table
     keys: tuple[str, ...]
     value: str
+    histogram: bool = False
+
+    @property
+    def row_keys(self) -> tuple[str, ...]:
+        """The columns of the table's primary key."""
+        return self.keys[:-1] if self.histogram else self.keys
 
 
 KEPT: dict[str, _Kept] = {
@@ -251,8 +286,10 @@ KEPT: dict[str, _Kept] = {
         _Kept(job_mix_month_table, ("starts_at", "status", "stripe"), "jobs"),
         _Kept(job_transition_hour_table, ("starts_at", "family", "from_status", "to_status"), "transitions"),
         _Kept(job_transition_day_table, ("starts_at", "family", "from_status", "to_status"), "transitions"),
-        _Kept(job_state_time_day_table, ("family", "status", "starts_at", "bucket"), "stays"),
-        _Kept(job_state_time_week_table, ("family", "status", "starts_at", "bucket"), "stays"),
+        *(
+            _Kept(table, ("family", "status", "starts_at", "bucket"), "stays", histogram=True)
+            for table in (job_state_time_day_table, job_state_time_week_table)
+        ),
     )
 }
 # The tables a replay of the event log recounts; the others are counts of ``job`` by its current status
@@ -305,24 +342,44 @@ def _chunks(rows: list[dict[str, Any]], size: int = 5000) -> Iterator[list[dict[
         yield rows[start : start + size]
 
 
+def _histograms(counter: Counter[tuple[Any, ...]]) -> dict[tuple[Any, ...], list[int]]:
+    """Per-bucket counts ``(*row key, bucket) -> n`` as stored histogram rows (none left empty)."""
+    buckets: dict[tuple[Any, ...], dict[int, int]] = defaultdict(dict)
+    for (*key, bucket), n in counter.items():
+        if n:
+            buckets[tuple(key)][bucket] = n
+    return {key: timeline.dense(row) for key, row in buckets.items()}
+
+
 def write_tally(conn: Connection, tally: Tally, *, tables: tuple[str, ...] | None = None) -> None:
     """Add ``tally`` to the kept tables (upserts in key order) and insert its flags."""
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    for name in tables or tuple(KEPT):
+    postgres = conn.dialect.name == "postgresql"
+    dialect_insert = postgresql.insert if postgres else sqlite.insert
+    for name in tuple(KEPT) if tables is None else tables:
         kept = KEPT[name]
         counter = tally.rows.get(name)
         if not counter:
             continue
-        values = [
-            {**dict(zip(kept.keys, key, strict=True)), kept.value: n}
-            for key, n in sorted(counter.items())
-            if n
-        ]
         stmt = dialect_insert(kept.table)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(kept.keys),
-            set_={kept.value: kept.table.c[kept.value] + stmt.excluded[kept.value]},
-        )
+        stored, delta = kept.table.c[kept.value], stmt.excluded[kept.value]
+        if kept.histogram:
+            values = [
+                {**dict(zip(kept.row_keys, key, strict=True)), kept.value: row}
+                for key, row in sorted(_histograms(counter).items())
+            ]
+            added = (
+                literal_column(_added_sql(f"{name}.{kept.value}", f"excluded.{kept.value}"))
+                if postgres
+                else func.histogram_sum(stored, delta)
+            )
+        else:
+            values = [
+                {**dict(zip(kept.keys, key, strict=True)), kept.value: n}
+                for key, n in sorted(counter.items())
+                if n
+            ]
+            added = stored + delta
+        stmt = stmt.on_conflict_do_update(index_elements=list(kept.row_keys), set_={kept.value: added})
         for chunk in _chunks(values):
             conn.execute(stmt, chunk)
     if tally.flags:
@@ -444,13 +501,15 @@ def replay(
 
 
 def kept_rows(conn: Connection, name: str) -> Counter[tuple[Any, ...]]:
-    """Every row of one kept table, by key (zero rows left out)."""
+    """Every row of one kept table, by key (zero rows left out; a histogram's rows bucket by bucket)."""
     kept = KEPT[name]
-    stmt = select(*(kept.table.c[k] for k in kept.keys), kept.table.c[kept.value])
+    stmt = select(*(kept.table.c[k] for k in kept.row_keys), kept.table.c[kept.value])
     out: Counter[tuple[Any, ...]] = Counter()
-    for *key, n in conn.execute(stmt):
-        if n:
-            out[tuple(as_utc(k) if isinstance(k, dt.datetime) else k for k in key)] += int(n)
+    for *key, value in conn.execute(stmt):
+        row_key = tuple(as_utc(k) if isinstance(k, dt.datetime) else k for k in key)
+        for bucket, n in enumerate(value) if kept.histogram else [(None, value)]:
+            if n:
+                out[(*row_key, bucket) if kept.histogram else row_key] += int(n)
     return out
 
 
@@ -565,6 +624,17 @@ class Differences:
     flags_count: int = 0
 
 
+def _kept_rows_sql(kept: _Kept) -> str:
+    """SQL: a kept table's rows as (keys..., v), a histogram's bucket by bucket (zeros left out)."""
+    if not kept.histogram:
+        return f"SELECT {', '.join(kept.keys)}, {kept.value} AS v FROM {kept.table.name}"  # noqa: S608
+    return (
+        f"SELECT {', '.join(kept.row_keys)}, CAST(u.i - 1 AS smallint) AS bucket, u.n AS v "  # noqa: S608
+        f"FROM {kept.table.name} CROSS JOIN LATERAL unnest({kept.value}) WITH ORDINALITY AS u(n, i) "
+        "WHERE u.n <> 0"
+    )
+
+
 def _describe(key: tuple[Any, ...]) -> str:
     return ", ".join(as_utc(k).isoformat() if isinstance(k, dt.datetime) else str(k) for k in key)
 
@@ -606,7 +676,7 @@ def differences(conn: Connection) -> Differences:
         keys = ", ".join(table.keys)
         compare = (
             f"SELECT {keys}, coalesce(k.v, 0), coalesce(r.v, 0) "  # noqa: S608 - fixed names
-            f"FROM (SELECT {keys}, {table.value} AS v FROM {name}) AS k "
+            f"FROM ({_kept_rows_sql(table)}) AS k "
             f"FULL JOIN (SELECT * FROM ({expected}) AS x({keys}, v)) AS r USING ({keys}) "
             "WHERE coalesce(k.v, 0) <> coalesce(r.v, 0)"
         )
@@ -643,8 +713,12 @@ def differences(conn: Connection) -> Differences:
     return out
 
 
-def rebuild(conn: Connection, rules: families.FamilyRules) -> None:
-    """Work out every job's family and ``status_since`` again and rebuild every kept table and flag.
+def rebuild(
+    conn: Connection, rules: families.FamilyRules, *, tables: tuple[str, ...] = HISTORY_TABLES
+) -> None:
+    """Work out every job's family and ``status_since`` again and rebuild every kept table and flag
+    (of the history tables, only ``tables``: a migration that created some of them in an earlier shape
+    fills those itself).
 
     Runs in the caller's transaction with writers held off (``LOCK TABLE job IN SHARE MODE``); the
     migration that added these tables backfills them with it. On PostgreSQL the families are worked out
@@ -665,7 +739,7 @@ def rebuild(conn: Connection, rules: families.FamilyRules) -> None:
     if admitted:
         conn.execute(insert(job_family_table), [{"name": name} for name in admitted])
     if postgres:
-        _rebuild_postgres(conn, family_of)
+        _rebuild_postgres(conn, family_of, tables)
         return
     pending: Changed = []
     result = replay(conn, family_of=lambda job: family_of(job[1]), store=pending.extend)
@@ -679,13 +753,13 @@ def rebuild(conn: Connection, rules: families.FamilyRules) -> None:
         for chunk in _chunks(rows):
             conn.execute(stmt, chunk)
     aggregates.rebuild(conn)  # the counts by current status, families included, from ``job``
-    for name in HISTORY_TABLES:
+    for name in tables:
         conn.execute(delete(KEPT[name].table))
     conn.execute(delete(job_disallowed_transition_table))
-    write_tally(conn, result.tally, tables=HISTORY_TABLES)
+    write_tally(conn, result.tally, tables=tables)
 
 
-def _rebuild_postgres(conn: Connection, family_of: Callable[[str], str]) -> None:
+def _rebuild_postgres(conn: Connection, family_of: Callable[[str], str], tables: tuple[str, ...]) -> None:
     conn.exec_driver_sql(
         "CREATE TEMPORARY TABLE job_families (id bigint PRIMARY KEY, family varchar(255)) ON COMMIT DROP"
     )
@@ -714,9 +788,16 @@ def _rebuild_postgres(conn: Connection, family_of: Callable[[str], str]) -> None
     )
     aggregates.rebuild(conn)  # the counts by current status, families included, from ``job``
     for name, expected in _REPLAYED_ROWS.items():
+        if name not in tables:
+            continue
         conn.execute(delete(KEPT[name].table))
         kept = KEPT[name]
-        conn.exec_driver_sql(f"INSERT INTO {name} ({', '.join((*kept.keys, kept.value))}) {expected}")
+        if kept.histogram:
+            conn.exec_driver_sql(
+                _histogram_rows_sql(name, f"({expected}) AS replayed({', '.join(kept.keys)}, n)")
+            )
+        else:
+            conn.exec_driver_sql(f"INSERT INTO {name} ({', '.join((*kept.keys, kept.value))}) {expected}")
     conn.execute(delete(job_disallowed_transition_table))
     conn.exec_driver_sql(
         "INSERT INTO job_disallowed_transition (event_id, job_id, family, from_status, to_status, at) "

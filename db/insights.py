@@ -276,30 +276,33 @@ def _histograms(
     high: dt.datetime,
     family_names: list[str],
     statuses: tuple[str, ...],
-) -> dict[tuple[str, str], dict[int, int]]:
-    """Bucket counts per (family, status) of the stays that ended in [low, high) (whole days): whole
-    weeks from the week rows, the days at either end from the day rows; one index range per (family,
-    status) and table."""
+) -> dict[tuple[str, str], list[int]]:
+    """The histogram (stays by duration bucket, :func:`db.timeline.dense`) per (family, status) of the
+    stays that ended in [low, high) (whole days): whole weeks from the week rows, the days at either end
+    from the day rows; one row per (family, status) and period, added up here."""
     small, big = _pieces(low, high, WEEK, week_start)
     pieces = [(job_state_time_day_table, a, b) for a, b in small]
     if big is not None:
         pieces.append((job_state_time_week_table, *big))
+    parts = [
+        select(table.c.family, table.c.status, table.c.stays).where(
+            table.c.starts_at >= a,
+            table.c.starts_at < b,
+            table.c.family.in_(family_names),
+            table.c.status.in_(statuses),
+        )
+        for table, a, b in pieces
+    ]
+    rows: dict[tuple[str, str], list[list[int]]] = defaultdict(list)
+    for family, status, stays in conn.execute(union_all(*parts) if len(parts) > 1 else parts[0]).all():
+        rows[(family, status)].append(stays)
+    out = {key: timeline.summed(histograms) for key, histograms in rows.items()}
+    return {key: histogram for key, histogram in out.items() if any(histogram)}
 
-    def chosen(table: Table) -> list[Any]:
-        return [table.c.family.in_(family_names), table.c.status.in_(statuses)]
 
-    counts = _sum_rows(conn, pieces, ("family", "status", "bucket"), "stays", where_of=chosen)
-    out: dict[tuple[str, str], dict[int, int]] = defaultdict(dict)
-    for (family, status, bucket), n in counts.items():
-        out[(family, status)][int(bucket)] = n
-    return out
-
-
-def _summary(histogram: dict[int, int]) -> dict[str, Any]:
-    stays = sum(histogram.values())
-    out: dict[str, Any] = {"stays": stays}
-    for fraction in PERCENTILES:
-        ms = timeline.percentile_ms(histogram, fraction)
+def _summary(histogram: list[int]) -> dict[str, Any]:
+    out: dict[str, Any] = {"stays": sum(histogram)}
+    for fraction, ms in zip(PERCENTILES, timeline.percentiles_ms(histogram, PERCENTILES), strict=True):
         out[f"p{round(fraction * 100)}"] = None if ms is None else round(ms / 1000, 3)
     return out
 
@@ -318,11 +321,7 @@ def time_in_state(
     chosen = validation.statuses(statuses) or STATUSES
     names = [family] if family is not None else _families(conn)
     histograms = _histograms(conn, low, high, names, chosen)
-    results = [
-        {"family": f, "status": s, **_summary(histograms[(f, s)])}
-        for f, s in sorted(histograms)
-        if histograms[(f, s)]
-    ]
+    results = [{"family": f, "status": s, **_summary(histograms[(f, s)])} for f, s in sorted(histograms)]
     return StateTimes(since=low, until=high, results=results)
 
 
@@ -372,7 +371,7 @@ def family_percentiles(
     histograms = _histograms(conn, low, high, [family], STATUSES)
     percentiles: dict[str, dict[str, Any]] = {}
     for status in STATUSES:
-        summary = _summary(histograms.get((family, status), {}))
+        summary = _summary(histograms.get((family, status), []))
         percentiles[status] = {"stays": summary["stays"], "p50": summary["p50"], "p95": summary["p95"]}
     return (low, high), percentiles
 
@@ -400,8 +399,8 @@ def stuck_thresholds(conn: Connection, *, now: dt.datetime) -> list[Threshold]:
     out = []
     for family in names:
         for status in STUCK_STATUSES:
-            histogram = histograms.get((family, status), {})
-            stays = sum(histogram.values())
+            histogram = histograms.get((family, status), [])
+            stays = sum(histogram)
             ms = timeline.percentile_ms(histogram, 0.99)
             p99 = None if ms is None else dt.timedelta(milliseconds=math.ceil(ms))
             threshold = p99 or STUCK_FLOOR

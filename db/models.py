@@ -6,6 +6,8 @@ import datetime as dt
 from typing import Any, Literal, get_args
 
 from sqlalchemy import (
+    ARRAY,
+    JSON,
     BigInteger,
     CheckConstraint,
     DateTime,
@@ -294,25 +296,45 @@ class JobTransitionDay(_Transitions, Base):
     __tablename__ = "job_transition_day"
 
 
+class Histogram(TypeDecorator[list[int]]):
+    """A histogram of durations: element i holds the count of bucket i (db/timeline.py: quarter-octave
+    buckets of milliseconds), up to the highest bucket with any. A ``bigint[]`` on PostgreSQL, whose
+    lists psycopg hands back as they are (no per-element processing on the way out), and a JSON array on
+    SQLite."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(ARRAY(BigInteger()))
+        return dialect.type_descriptor(JSON())
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name == "postgresql":
+            return None
+        return super().result_processor(dialect, coltype)
+
+
 class _StateTime:
-    """How many stays in ``status`` of jobs of ``family`` that ended in one period lasted a duration in
-    ``bucket`` (db/timeline.py: quarter-octave buckets of milliseconds)."""
+    """The stays in ``status`` of jobs of ``family`` that ended in one period, as a histogram of their
+    durations: one row per period however many stays it holds, so that a percentile over a range reads
+    a few rows per (family, status), the same on a young table as on a full one."""
 
     family: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), primary_key=True)
     starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), primary_key=True)
-    bucket: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
-    stays: Mapped[int] = mapped_column(BigInteger)
+    stays: Mapped[list[int]] = mapped_column(Histogram())
 
 
 class JobStateTimeDay(_StateTime, Base):
-    """Stays per (family, status, UTC day they ended, duration bucket)."""
+    """Stays per (family, status, UTC day they ended), by duration bucket."""
 
     __tablename__ = "job_state_time_day"
 
 
 class JobStateTimeWeek(_StateTime, Base):
-    """Stays per (family, status, UTC week (from Monday) they ended, duration bucket)."""
+    """Stays per (family, status, UTC week (from Monday) they ended), by duration bucket."""
 
     __tablename__ = "job_state_time_week"
 

@@ -25,7 +25,7 @@ import datetime as dt
 import itertools
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -64,29 +64,49 @@ def bucket_range(bucket: int) -> tuple[float, float]:
     return low, high
 
 
-def percentile_ms(histogram: dict[int, int], fraction: float) -> float | None:
-    """The ``fraction`` percentile (nearest rank) of a bucket histogram, in milliseconds; None if empty.
+# How many buckets there are: 0 (under a millisecond) to len(BOUNDS) (from 2^40 ms on).
+BUCKET_COUNT = len(BOUNDS) + 1
 
-    The bucket holding rank ``ceil(fraction * n)`` is found by a cumulative sum (O(buckets)); the value
-    is placed inside it on a log scale (linearly in bucket 0) by the rank's position among its stays.
+
+def dense(buckets: Mapping[int, int]) -> list[int]:
+    """A histogram given as {bucket: stays} as the list stored in the time-in-state rows: element ``i``
+    holds bucket ``i``'s stays, up to the highest bucket with any (``[]`` when none has)."""
+    top = max((bucket for bucket, n in buckets.items() if n), default=-1)
+    return [buckets.get(bucket, 0) for bucket in range(top + 1)]
+
+
+def summed(histograms: Iterable[Sequence[int]]) -> list[int]:
+    """The element-wise sum of stored histograms (a shorter one counts as zeros past its end)."""
+    return list(map(sum, itertools.zip_longest(*histograms, fillvalue=0)))
+
+
+def percentiles_ms(histogram: Sequence[int], fractions: Iterable[float]) -> list[float | None]:
+    """The ``fractions`` percentiles (nearest rank) of a histogram (element ``i``: bucket ``i``'s stays),
+    in milliseconds; None for each if it has no stays.
+
+    The bucket holding rank ``ceil(fraction * n)`` is found in the cumulative sums (O(buckets) once, then
+    a binary search per fraction); the value is placed inside it on a log scale (linearly in bucket 0) by
+    the rank's position among its stays.
     """
-    total = sum(histogram.values())
-    if total <= 0:
-        return None
-    rank = max(1, math.ceil(fraction * total))
-    seen = 0
-    for bucket in sorted(histogram):
-        count = histogram[bucket]
-        if count <= 0:
+    cumulative = list(itertools.accumulate(histogram))
+    total = cumulative[-1] if cumulative else 0
+    out: list[float | None] = []
+    for fraction in fractions:
+        if total <= 0:
+            out.append(None)
             continue
-        if seen + count >= rank:
-            low, high = bucket_range(bucket)
-            share = (rank - seen - 0.5) / count
-            if low <= 0:
-                return high * share
-            return float(low * (high / low) ** share)
-        seen += count
-    return None  # unreachable with positive counts
+        rank = max(1, math.ceil(fraction * total))
+        bucket = bisect.bisect_left(cumulative, rank)
+        count = histogram[bucket]
+        share = (rank - (cumulative[bucket] - count) - 0.5) / count
+        low, high = bucket_range(bucket)
+        out.append(high * share if low <= 0 else float(low * (high / low) ** share))
+    return out
+
+
+def percentile_ms(histogram: Sequence[int], fraction: float) -> float | None:
+    """One percentile of :func:`percentiles_ms`."""
+    return percentiles_ms(histogram, (fraction,))[0]
 
 
 @dataclass

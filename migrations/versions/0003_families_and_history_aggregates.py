@@ -9,7 +9,9 @@ pattern of ``JOBDASH_FAMILY_PATTERN`` / ``JOBDASH_MAX_FAMILIES`` (the defaults w
 the new columns are built after the backfill.
 
 The backfill calls the application's rebuild, which writes these tables as the models define them at
-this revision: a later revision that changes them must freeze a copy of what this one needs.
+this revision: a later revision that changes them must freeze a copy of what this one needs. Revision
+0005 made ``job_state_time_day`` / ``_week`` one histogram row per period: the rebuild here leaves them
+to :func:`_backfill_stays_by_bucket`, which writes this revision's rows, one per bucket.
 
 Revision ID: 0003
 Revises: 0002
@@ -113,6 +115,46 @@ def _create_tables() -> None:
     )
 
 
+STAY_TABLES = ("job_state_time_day", "job_state_time_week")
+
+
+def _backfill_stays_by_bucket(bind: sa.Connection) -> None:
+    """This revision's time-in-state rows, (family, status, period, bucket) -> stays, from the replay of
+    the event log the rebuild just made: on PostgreSQL its temporary table of stays per day (r_stays, kept
+    until the commit), on SQLite a replay of its own."""
+    if bind.dialect.name == "postgresql":
+        op.execute(
+            "INSERT INTO job_state_time_day (family, status, starts_at, bucket, stays) "
+            "SELECT family, status, starts_at, bucket, stays FROM r_stays"
+        )
+        op.execute(
+            "INSERT INTO job_state_time_week (family, status, starts_at, bucket, stays) "
+            "SELECT family, status, date_trunc('week', starts_at, 'UTC'), bucket, sum(stays) "
+            "FROM r_stays GROUP BY 1, 2, 3, 4"
+        )
+        return
+    from db import history
+    from db.models import UTCDateTime
+
+    tally = history.replay(bind).tally
+    for name in STAY_TABLES:
+        rows = [
+            {"family": family, "status": status, "starts_at": at, "bucket": bucket, "stays": n}
+            for (family, status, at, bucket), n in sorted(tally.rows[name].items())
+            if n
+        ]
+        table = sa.table(
+            name,
+            sa.column("family"),
+            sa.column("status"),
+            sa.column("starts_at", UTCDateTime()),
+            sa.column("bucket"),
+            sa.column("stays"),
+        )
+        if rows:
+            bind.execute(sa.insert(table), rows)
+
+
 def _secondary_job_indexes() -> dict[str, str]:
     """Name -> CREATE INDEX statement of every index on ``job`` but its primary key (PostgreSQL)."""
     rows = op.get_bind().execute(
@@ -151,7 +193,8 @@ def upgrade() -> None:
     indexes = _secondary_job_indexes() if postgres else {}
     for name in indexes:
         op.execute(f'DROP INDEX "{name}"')
-    history.rebuild(bind, rules)
+    history.rebuild(bind, rules, tables=tuple(t for t in history.HISTORY_TABLES if t not in STAY_TABLES))
+    _backfill_stays_by_bucket(bind)
     for definition in indexes.values():
         op.execute(definition)
     if postgres:

@@ -7,9 +7,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from db import aggregates, check, migrate, queries
+from db import aggregates, check, history, migrate, queries, writes
 from db.engine import Database
-from db.models import Base
+from db.models import Base, as_utc
 from tests.conftest import head_revision, requires_postgres, scratch_postgres_database
 from tests.invariant import duration_violations
 from tests.recount import assert_history_matches
@@ -205,6 +205,43 @@ def assert_duration_backfill(database):
     assert [job["id"] for job in longest] == [1, 123_456, 49_999, 50_001, 200_000, 50_000]
 
 
+def _stored_time(value):
+    """A timestamp read by raw SQL: a datetime on PostgreSQL, its stored text on SQLite."""
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def assert_histogram_reshape(database):
+    """0005 turns the per-bucket time-in-state rows into one histogram row per (family, status, period),
+    and its downgrade turns them back, losing no stay."""
+    migrate.upgrade(database.writer)
+    t0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
+    with database.write() as conn:
+        for i, seconds in enumerate([0.0004, 0.5, 3, 3, 40, 600, 7200, 86_400 * 3]):
+            job_id = writes.create_job(conn, name=f"etl-{i}", timestamp=t0)["id"]
+            ended = t0 + dt.timedelta(seconds=seconds)
+            writes.append_status(conn, job_id=job_id, status="RUNNING", timestamp=ended)
+            writes.append_status(conn, job_id=job_id, status="COMPLETED", timestamp=ended + dt.timedelta(1))
+    with database.read() as conn:
+        kept = {name: history.kept_rows(conn, name) for name in ("job_state_time_day", "job_state_time_week")}
+        rows = conn.execute(text("SELECT family, status, starts_at FROM job_state_time_day")).all()
+    assert sum(kept["job_state_time_day"].values()) == 16  # 8 PENDING and 8 RUNNING stays
+    assert len(rows) == len(set(rows)) == 4  # PENDING and RUNNING on the two days the stays ended
+    migrate.downgrade(database.writer, "0004")
+    with database.read() as conn:
+        for name, expected in kept.items():
+            by_bucket = conn.execute(
+                text(f"SELECT family, status, starts_at, bucket, stays FROM {name}")
+            ).all()
+            assert {
+                (family, status, as_utc(_stored_time(at)), bucket): n
+                for family, status, at, bucket, n in by_bucket
+            } == dict(expected)
+    migrate.upgrade(database.writer)
+    with database.write() as conn:
+        assert {name: history.kept_rows(conn, name) for name in kept} == kept
+        assert check.check(conn).problems == []
+
+
 @requires_postgres
 def test_postgres_upgrade_matches_the_models_and_downgrades():
     with scratch_postgres_database("migrations") as url:
@@ -217,6 +254,8 @@ def test_postgres_upgrade_matches_the_models_and_downgrades():
             assert_backfill(database)
             migrate.downgrade(database.writer, "base")
             assert_duration_backfill(database)
+            migrate.downgrade(database.writer, "base")
+            assert_histogram_reshape(database)
         finally:
             database.dispose()
 
@@ -230,6 +269,8 @@ def test_sqlite_upgrade_and_downgrade(tmp_path):
         assert_backfill(database)
         migrate.downgrade(database.writer, "base")
         assert_duration_backfill(database)
+        migrate.downgrade(database.writer, "base")
+        assert_histogram_reshape(database)
     finally:
         database.dispose()
 

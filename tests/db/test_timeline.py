@@ -21,7 +21,8 @@ def exact_percentile(values, fraction):
 
 
 def histogram(values_ms):
-    return dict(Counter(timeline.duration_bucket(dt.timedelta(milliseconds=v)) for v in values_ms))
+    """The stored form: stays per bucket, by bucket index."""
+    return timeline.dense(Counter(timeline.duration_bucket(dt.timedelta(milliseconds=v)) for v in values_ms))
 
 
 def test_buckets_are_quarter_octaves_with_integer_bounds():
@@ -73,7 +74,16 @@ def test_the_typical_error_on_many_stays_is_small():
 
 
 def test_an_empty_histogram_has_no_percentile():
-    assert timeline.percentile_ms({}, 0.5) is None
+    assert timeline.percentile_ms([], 0.5) is None
+    assert timeline.percentile_ms([0, 0, 0], 0.5) is None
+
+
+def test_stored_histograms_are_trimmed_and_summed_element_wise():
+    assert timeline.dense({}) == [] and timeline.dense({3: 0}) == []
+    assert timeline.dense({1: 2, 4: 1}) == [0, 2, 0, 0, 1]
+    assert timeline.summed([[0, 2, 0, 0, 1], [5], [], [0, 0, 0, 0, 0, 0, 7]]) == [5, 2, 0, 0, 1, 0, 7]
+    assert timeline.summed([]) == []
+    assert timeline.duration_bucket(dt.timedelta(days=365 * 100)) == timeline.BUCKET_COUNT - 1
 
 
 def test_whole_history_runs_stays_transitions_and_flags():
