@@ -17,6 +17,7 @@ from typing import Any
 
 import dash
 import dash_bootstrap_components as dbc
+import plotly.io
 from dash import Input, Output, dcc, html
 from dash.exceptions import DependencyException
 from flask import Flask, Response, request
@@ -320,6 +321,11 @@ def init_dash(server: Flask) -> dash.Dash:
     """Create the Dash app unattached (``server=False``), load its pages, then attach it to ``server``."""
     with server.app_context():
         settings = get_settings()
+    # Dash writes every callback answer with plotly's JSON. Its default engine, orjson, fails on the first
+    # try as soon as an answer holds a component (nearly every one of ours does), then walks the whole
+    # answer in Python to clean it: 2.4 ms of a 5.6 ms table page, its 50 rows included. The json engine
+    # encodes it in one pass of the C encoder, asking Python only about the components.
+    plotly.io.json.config.default_engine = "json"
     app = dash.Dash(
         "dashboard",
         server=False,
