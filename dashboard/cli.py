@@ -58,6 +58,23 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at revision {migrate.current_revision(database.writer)}")
 
 
+@db.command("downgrade")
+@click.option("--revision", required=True, help="Alembic revision to migrate back to, e.g. 0004.")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database at JOBDASH_DATABASE_URL back to an older schema, with this release's code,
+    before the older release runs again (docs/operations.md, "Upgrades")."""
+    from db import migrate
+
+    database = _database(_settings())
+    try:
+        migrate.downgrade(database.writer, revision)
+    except Exception as exc:
+        raise click.ClickException(f"migration failed: {str(exc).splitlines()[0]}") from None
+    finally:
+        database.dispose()
+    click.echo(f"database at revision {migrate.current_revision(database.writer)}")
+
+
 @db.command("check")
 @click.option(
     "--repair",
