@@ -421,7 +421,7 @@ def build_stuck(rows: Sequence[Mapping[str, Any]], *, now: dt.datetime, more: bo
         for row in rows
     ]
     table = html.Table(
-        [header, html.Tbody(body)], className="table table-hover align-middle mb-0 stuck-table"
+        [header, html.Tbody(body)], className="table table-sm table-hover align-middle mb-0 stuck-table"
     )
     shown = f"The {len(rows)} most overdue" + (", more in the full list." if more else ".")
     return html.Div(

@@ -129,6 +129,12 @@ def test_overview_insights_as_of_heatmap_and_stuck(
     assert cells[4] == "1h 00m" and re.fullmatch(r"\+1h (29|3[0-2])m", cells[5]), cells
     all_stuck = duo.find_element("#overview-all-stuck")
     assert all_stuck.get_attribute("href").endswith("/jobs?stuck=true")
+    # At desktop width every column, the overrun included, is in view: the table does not scroll sideways.
+    wrapper = "#overview-stuck .table-responsive"
+    overflow = duo.driver.execute_script(
+        f"const w = document.querySelector('{wrapper}'); return w.scrollWidth - w.clientWidth;"
+    )
+    assert overflow <= 0, f"the stuck table is {overflow}px wider than its card"
     screenshots(duo, "overview")
 
     # "As of" a past hour moves the all-time totals (and the status mix) to the figures of that hour; the
