@@ -420,22 +420,27 @@ _STUCK_COLUMNS = (
     job_table.c.updated_at,
 )
 # One ordered walk of (family, status, status_since, id) per (family, status), of only the stuck jobs
-# (older than the cutoff), from the cursor; merged by deadline (status_since + threshold).
+# (older than the cutoff), from the cursor; merged by deadline (status_since + threshold). The walks read
+# the index alone (a page per pair, most of them lost in the merge); only the page's own jobs are then
+# read from the table, which at ten million jobs are spread over as many pages as they are rows.
 _STUCK_POSTGRES = """
-    SELECT j.*, t.threshold_ms FROM unnest(
-        CAST(:families AS varchar[]), CAST(:statuses AS varchar[]), CAST(:cutoffs AS timestamptz[]),
-        CAST(:thresholds AS bigint[])
-    ) AS t(family, status, cutoff, threshold_ms)
-    CROSS JOIN LATERAL (
-        SELECT job.id, job.name, job.family, job.current_status_type AS status, job.status_since,
-               job.created_at, job.updated_at
-        FROM job
-        WHERE job.family = t.family AND job.current_status_type = t.status AND job.status_since < t.cutoff
-          {after}
-        ORDER BY job.status_since {direction}, job.id {direction} LIMIT :limit
-    ) AS j
-    ORDER BY j.status_since + t.threshold_ms * interval '1 millisecond' {direction}, j.id {direction}
-    LIMIT :limit
+    SELECT job.id, job.name, job.family, job.current_status_type AS status, job.status_since,
+           job.created_at, job.updated_at, w.threshold_ms
+    FROM (
+        SELECT j.id, j.status_since, t.threshold_ms FROM unnest(
+            CAST(:families AS varchar[]), CAST(:statuses AS varchar[]), CAST(:cutoffs AS timestamptz[]),
+            CAST(:thresholds AS bigint[])
+        ) AS t(family, status, cutoff, threshold_ms)
+        CROSS JOIN LATERAL (
+            SELECT job.id, job.status_since FROM job
+            WHERE job.family = t.family AND job.current_status_type = t.status AND job.status_since < t.cutoff
+              {after}
+            ORDER BY job.status_since {direction}, job.id {direction} LIMIT :limit
+        ) AS j
+        ORDER BY j.status_since + t.threshold_ms * interval '1 millisecond' {direction}, j.id {direction}
+        LIMIT :limit
+    ) AS w JOIN job ON job.id = w.id
+    ORDER BY w.status_since + w.threshold_ms * interval '1 millisecond' {direction}, w.id {direction}
 """
 _STUCK_AFTER = """AND (job.status_since, job.id) {op} (
               CAST(:cursor_key AS timestamptz) - t.threshold_ms * interval '1 millisecond',

@@ -427,11 +427,15 @@ def test_a_stuck_page_walks_only_stuck_jobs_by_index(big_database):
         )
         stuck_plan = plans[-1]
         scans = [n for n in nodes(stuck_plan[0]["Plan"]) if n.get("Relation Name") == "job"]
-        assert scans, json.dumps(stuck_plan, indent=1)
-        for scan in scans:
-            assert scan["Index Name"] == "ix_job_family_current_status_type_status_since_id"
+        walks = [n for n in scans if n["Index Name"] == "ix_job_family_current_status_type_status_since_id"]
+        assert walks, json.dumps(stuck_plan, indent=1)
+        for walk in walks:
             # Each (family, status) walk reads at most the page and one more row.
-            assert scan["Actual Rows"] <= 21
+            assert walk["Actual Rows"] <= 21
+        # Then the merged page's own jobs, and only those, are read by id.
+        (fetch,) = [n for n in scans if n not in walks]
+        assert fetch["Index Name"] == "pk_job"
+        assert fetch["Actual Rows"] * fetch["Actual Loops"] <= 21
     with big_database.read() as conn:
         second = insights.stuck_jobs(conn, page_size=20, max_page_size=200, cursor=first.next_cursor)
     assert not {r["id"] for r in first.results} & {r["id"] for r in second.results}
