@@ -353,9 +353,13 @@ def default_baseline() -> str:
 
 
 def writers(args: argparse.Namespace, pool: PortPool, log_dir: Path, log: Any) -> dict[str, Any]:
-    """8 writers against this checkout and the baseline release, alternating rounds, same data."""
-    url = copy_url(args.writers_size, args.suffix)
-    prepare(args.writers_size, args.suffix, log, ci=args.ci)
+    """8 writers against this checkout and the baseline release, alternating rounds, same data: each
+    side on its own fresh copy of the shared database (a copy kept from an earlier run would carry that
+    run's events and its dead row versions in the hot aggregate rows)."""
+    suffix = f"{args.suffix}_writers"
+    url = copy_url(args.writers_size, suffix)
+    drop(make_url(url).database)
+    prepare(args.writers_size, suffix, log, ci=args.ci)
     rev = args.baseline_rev or default_baseline()
     base_name = f"{make_url(url).database}_base"
     baseline_url = make_url(url).set(database=base_name).render_as_string(hide_password=False)
@@ -407,6 +411,7 @@ def writers(args: argparse.Namespace, pool: PortPool, log_dir: Path, log: Any) -
         text=True,
     )
     check_seconds = round(time.perf_counter() - started, 1)
+    drop(make_url(url).database)
     problems = [line for line in done.stdout.splitlines() if line.startswith("problem:")]
     rate = {name: statistics.mean(r["events_per_s"] for r in runs) for name, runs in rounds.items()}
     return {
