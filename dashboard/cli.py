@@ -46,16 +46,7 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True, help="Alembic revision to migrate to.")
 def db_upgrade(revision: str) -> None:
     """Migrate the database at JOBDASH_DATABASE_URL to the newest schema."""
-    from db import migrate
-
-    database = _database(_settings())
-    try:
-        migrate.upgrade(database.writer, revision)
-    except Exception as exc:
-        raise click.ClickException(f"migration failed: {str(exc).splitlines()[0]}") from None
-    finally:
-        database.dispose()
-    click.echo(f"database at revision {migrate.current_revision(database.writer)}")
+    _migrate(revision)
 
 
 @db.command("downgrade")
@@ -63,11 +54,16 @@ def db_upgrade(revision: str) -> None:
 def db_downgrade(revision: str) -> None:
     """Migrate the database at JOBDASH_DATABASE_URL back to an older schema, with this release's code,
     before the older release runs again (docs/operations.md, "Upgrades")."""
+    _migrate(revision, down=True)
+
+
+def _migrate(revision: str, *, down: bool = False) -> None:
+    """Migrate up (or ``down``) to ``revision``; one line and exit 1 if a migration fails."""
     from db import migrate
 
     database = _database(_settings())
     try:
-        migrate.downgrade(database.writer, revision)
+        (migrate.downgrade if down else migrate.upgrade)(database.writer, revision)
     except Exception as exc:
         raise click.ClickException(f"migration failed: {str(exc).splitlines()[0]}") from None
     finally:
