@@ -23,8 +23,10 @@ from typing import Any
 
 import psycopg._queries
 from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
 from db import durations, families, history, lifecycle, timeline, validation
+from db.engine import driver_row
 from db.errors import NotFound
 from db.families import FamilyRules
 from db.history import JobRef, with_history
@@ -208,6 +210,11 @@ _APPEND_POSTGRES = text(
         "SELECT ins.id FROM ins",
     )
 )
+# The statements of every create and append, as psycopg takes them (db.engine.driver_row runs them).
+_CREATE_SQL, _LOCK_SQL, _APPEND_SQL = (
+    str(statement.compile(dialect=PGDialect_psycopg()))  # type: ignore[no-untyped-call]
+    for statement in (_CREATE_POSTGRES, _LOCK_POSTGRES, _APPEND_POSTGRES)
+)
 # Delete the job (its history and flags cascade) and take its whole history out of every aggregate.
 _DELETE_POSTGRES = text(
     with_history(
@@ -273,10 +280,11 @@ def create_job(
     family = family_rules.family_of(values["name"])
     if conn.dialect.name == "postgresql":
         params = {**values, "ts": ts, "family": family, "check_family": True}
-        row = conn.execute(_CREATE_POSTGRES, params).first()
+        row = driver_row(conn, _CREATE_SQL, params)
         if row is None:  # a family not seen before: admit it (or count it as "other"), then create
             family = families.admit(conn, family, family_rules.cap)
-            row = conn.execute(_CREATE_POSTGRES, {**params, "family": family, "check_family": False}).one()
+            row = driver_row(conn, _CREATE_SQL, {**params, "family": family, "check_family": False})
+            assert row is not None
         job_id = row[0]
     else:
         family = family if families.known(conn, family) else families.admit(conn, family, family_rules.cap)
@@ -323,9 +331,11 @@ def append_status(
     job_id, ts, new_status = values["job_id"], values["timestamp"], values["status"]
     event = {"job_id": job_id, "status": new_status, "ts": ts, "message": values["message"]}
     if conn.dialect.name == "postgresql":
-        if conn.execute(_LOCK_POSTGRES, {"job_id": job_id}).first() is None:
+        if driver_row(conn, _LOCK_SQL, {"job_id": job_id}) is None:
             raise NotFound("job", job_id)
-        event_id = conn.execute(_APPEND_POSTGRES, event).scalar_one()
+        appended = driver_row(conn, _APPEND_SQL, event)
+        assert appended is not None
+        event_id = appended[0]
     else:
         # SQLite writers hold the database's write lock (BEGIN IMMEDIATE): these reads are current.
         locked = conn.execute(
