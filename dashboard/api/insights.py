@@ -4,7 +4,6 @@ an hour is ``GET /api/stats/?as_of=`` (dashboard/api/stats.py)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -25,7 +24,7 @@ from dashboard.api.insight_schemas import (
     Transitions,
 )
 from dashboard.api.openapi import CURSOR_RULE, TIMES_RULE, document
-from dashboard.api.outputs import json_bytes, json_response
+from dashboard.api.outputs import fields_of, json_bytes, json_response
 from dashboard.cache import cache_params, cached_body
 from dashboard.database import get_database
 from dashboard.params import check_page_size
@@ -72,7 +71,7 @@ def transitions() -> Response:
     def compute() -> bytes:
         with get_database().read() as conn:
             counts = insights.transition_counts(conn, since=since, until=until, family=params.family)
-        return json_bytes(Transitions, dataclasses.asdict(counts))
+        return json_bytes(Transitions, fields_of(counts))
 
     key = {"since": since.isoformat(), "until": until.isoformat(), "family": params.family or ""}
     return _cached("transitions", key, compute)
@@ -148,7 +147,7 @@ def time_in_state() -> Response:
             times = insights.time_in_state(
                 conn, since=since, until=until, family=params.family, statuses=params.status
             )
-        return json_bytes(TimeInState, dataclasses.asdict(times))
+        return json_bytes(TimeInState, fields_of(times))
 
     key = {
         "since": since.isoformat(),

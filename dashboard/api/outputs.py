@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Response, current_app
 from pydantic import BaseModel
+
+
+def fields_of(record: Any) -> dict[str, Any]:
+    """A dataclass's fields as a dict, their values as they are: :func:`json_bytes` validates and copies
+    them (``dataclasses.asdict`` first deep-copied every nested list and dict, a millisecond of a
+    time-in-state answer)."""
+    return {field.name: getattr(record, field.name) for field in dataclasses.fields(record)}
 
 
 def json_bytes(model: type[BaseModel], data: Any) -> bytes:

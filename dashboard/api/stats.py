@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 
 from flask import Blueprint, Response
@@ -10,7 +9,7 @@ from flask import Blueprint, Response
 from dashboard.api.inputs import query_params
 from dashboard.api.insight_schemas import StatsParams
 from dashboard.api.openapi import TIMES_RULE, document
-from dashboard.api.outputs import json_bytes, json_response
+from dashboard.api.outputs import fields_of, json_bytes, json_response
 from dashboard.api.schemas import Stats, Timeseries, TimeseriesParams
 from dashboard.cache import cache_params, cached_body
 from dashboard.database import get_database
@@ -38,7 +37,7 @@ def stats() -> Response:
     def compute() -> bytes:
         with get_database().read() as conn:
             totals = queries.status_totals(conn) if as_of is None else insights.status_mix_as_of(conn, as_of)
-        return json_bytes(Stats, dataclasses.asdict(totals))
+        return json_bytes(Stats, fields_of(totals))
 
     return json_response(cached_body("stats", cache_params({"as_of": as_of or ""}), compute))
 
