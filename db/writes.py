@@ -73,6 +73,16 @@ _CREATE_POSTGRES = text(
 # append, in a worker whose threads share one interpreter lock. Let the cache hold it.
 if getattr(psycopg._queries, "MAX_CACHED_STATEMENT_LENGTH", 0) < 16_384:
     psycopg._queries.MAX_CACHED_STATEMENT_LENGTH = 16_384
+
+
+def _beyond(op: str, anchor: str) -> str:
+    """SQL: event ``s`` lies before (``op`` <) or after (>) the event of the one-row relation ``anchor``
+    in history order. The anchor's place is given as values (scalar subqueries), so a walk of the history
+    index starts there; compared with the anchor's columns in a join, it started at one end of the job's
+    history and read up to that place (its cost grew with the history)."""
+    return f"(s.timestamp, s.id) {op} ((SELECT timestamp FROM {anchor}), (SELECT id FROM {anchor}))"  # noqa: S608
+
+
 # The events just before (p) and just after (n) where an event at :ts lands in a job's history, and
 # the end of n's run (z: the next event in another status); each a short walk of the history index.
 _AROUND = """p AS (
@@ -82,19 +92,21 @@ _AROUND = """p AS (
         SELECT id, status_type, timestamp FROM job_status WHERE job_id = :job_id AND timestamp > :ts
         ORDER BY timestamp, id LIMIT 1
     )"""
-_RUN_END = """z AS (
-        SELECT s.timestamp FROM job_status s, n
-        WHERE s.job_id = :job_id AND (s.timestamp, s.id) > (n.timestamp, n.id)
-          AND s.status_type <> n.status_type
+_RUN_END = f"""z AS (
+        SELECT s.timestamp FROM job_status s
+        WHERE s.job_id = :job_id AND {_beyond(">", "n")} AND s.status_type <> (SELECT status_type FROM n)
         ORDER BY s.timestamp, s.id LIMIT 1
-    )"""
+    )"""  # noqa: S608 - fixed text
 # Lock the job (the statement that follows then reads a snapshot taken after the lock: every event of
 # the job committed before is in it). Later statements of the write run with generic plans (they are key
-# lookups and upserts whose planning, dozens of CTEs, costs more than running them) and without bitmap
-# scans (the walks of a job's history must stop at their LIMIT, not read the whole history first).
+# lookups and upserts whose planning, dozens of CTEs, costs more than running them), without bitmap
+# scans (the walks of a job's history must stop at their LIMIT, not read the whole history first) and
+# without sequential scans: a generic plan is kept for the connection's life, and one made while a table
+# was empty (the flags, on a database with none yet) read that whole table on every later append, the
+# same by key lookups as the table grew.
 _LOCK_POSTGRES = text(
     "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), "
-    "set_config('enable_bitmapscan', 'off', true) "
+    "set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true) "
     "FROM job WHERE job.id = :job_id FOR UPDATE"
 )
 # Append an event to the locked job and keep every aggregate, in one statement; the same rules as
@@ -117,17 +129,16 @@ _APPEND_POSTGRES = text(
         SELECT job.id, job.created_at, job.family, job.current_status_type, job.status_since
         FROM job WHERE job.id = :job_id
     ), {_AROUND}, q AS (
-        SELECT s.timestamp, s.id FROM job_status s, p, n
-        WHERE s.job_id = :job_id AND (s.timestamp, s.id) < (p.timestamp, p.id)
-          AND s.status_type <> p.status_type
+        SELECT s.timestamp, s.id FROM job_status s
+        WHERE s.job_id = :job_id AND EXISTS (SELECT 1 FROM n) AND {_beyond("<", "p")}
+          AND s.status_type <> (SELECT status_type FROM p)
         ORDER BY s.timestamp DESC, s.id DESC LIMIT 1
     ), {_RUN_END}, nb AS (
         SELECT cur.*, p.status_type AS ps,
                CASE
                    WHEN n.id IS NULL THEN cur.status_since
                    WHEN EXISTS (SELECT 1 FROM q) THEN (
-                       SELECT s.timestamp FROM job_status s, q
-                       WHERE s.job_id = :job_id AND (s.timestamp, s.id) > (q.timestamp, q.id)
+                       SELECT s.timestamp FROM job_status s WHERE s.job_id = :job_id AND {_beyond(">", "q")}
                        ORDER BY s.timestamp, s.id LIMIT 1
                    )
                    ELSE (SELECT min(timestamp) FROM job_status WHERE job_id = :job_id)
@@ -233,13 +244,11 @@ _NEIGHBOURHOOD = (
     text(
         f"""
     WITH {_AROUND}, q AS (
-        SELECT s.timestamp, s.id FROM job_status s, p
-        WHERE s.job_id = :job_id AND (s.timestamp, s.id) < (p.timestamp, p.id)
-          AND s.status_type <> p.status_type
+        SELECT s.timestamp, s.id FROM job_status s
+        WHERE s.job_id = :job_id AND {_beyond("<", "p")} AND s.status_type <> (SELECT status_type FROM p)
         ORDER BY s.timestamp DESC, s.id DESC LIMIT 1
     ), a AS (
-        SELECT s.timestamp FROM job_status s, q
-        WHERE s.job_id = :job_id AND (s.timestamp, s.id) > (q.timestamp, q.id)
+        SELECT s.timestamp FROM job_status s WHERE s.job_id = :job_id AND {_beyond(">", "q")}
         ORDER BY s.timestamp, s.id LIMIT 1
     ), {_RUN_END}
     SELECT p.id AS p_id, p.status_type AS p_status, p.timestamp AS p_at,

@@ -1,14 +1,17 @@
 """create_job, append_status, delete_job: what they write, what they refuse, and the invariant."""
 
 import datetime as dt
+import json
+import re
 
 import pytest
 from sqlalchemy import func, select, text
 
 from db import queries, writes
+from db.engine import driver_row
 from db.errors import NotFound, ValidationError
 from db.models import job_status_table, job_table
-from tests.conftest import T0
+from tests.conftest import T0, requires_postgres
 from tests.invariant import invariant_violations
 
 H = dt.timedelta(hours=1)
@@ -195,3 +198,46 @@ def test_the_database_refuses_bad_statuses_and_orphan_events(database, job_facto
         with pytest.raises(Exception, match=r"(?i)check|constraint|foreign"), database.write() as conn:
             conn.execute(text(sql), params)
     assert counts(database) == (1, 1)
+
+
+def _plan_nodes(node):
+    yield node
+    for child in node.get("Plans", ()):
+        yield from _plan_nodes(child)
+
+
+@requires_postgres
+def test_a_late_append_reads_a_few_index_entries_whatever_the_history(database, job_factory):
+    """A late event lands in the middle of a long history: each walk of the history index starts at the
+    event's place and reads a few entries, and no table is read whole, with the generic plan a writer's
+    connection keeps (made here, as on a new database, while the flags table is empty and analyzed)."""
+    cycle = ("RUNNING", "FAILED", "PENDING")  # allowed transitions only: no flags
+    history = tuple((cycle[i % 3], T0 + (i + 1) * H) for i in range(300))
+    job = job_factory(status="PENDING", history=history)
+    names: list[str] = []
+
+    def placeholder(match: re.Match[str]) -> str:
+        if match[1] not in names:
+            names.append(match[1])
+        return f"${names.index(match[1]) + 1}"
+
+    statement = re.sub(r"%\((\w+)\)s", placeholder, writes._APPEND_SQL)  # %% stays: psycopg reads it
+    types = {"job_id": "bigint", "status": "varchar", "ts": "timestamptz", "message": "text"}
+    late = {"job_id": job["id"], "status": "RUNNING", "ts": T0 + 150.5 * H, "message": "late"}
+    with database.write() as conn:
+        conn.exec_driver_sql("ANALYZE job_disallowed_transition")
+        driver_row(conn, writes._LOCK_SQL, {"job_id": job["id"]})  # the write's planner settings
+        conn.exec_driver_sql(f"PREPARE late_append ({', '.join(types[n] for n in names)}) AS {statement}")
+        arguments = ", ".join(f"'{late[n]}'::{types[n]}" for n in names)  # fixed values, quoted by hand
+        explained = conn.exec_driver_sql(
+            f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE late_append ({arguments})"
+        ).scalar_one()
+        conn.rollback()
+    plan = (explained if isinstance(explained, list) else json.loads(explained))[0]["Plan"]
+    nodes = list(_plan_nodes(plan))
+    assert not [n["Relation Name"] for n in nodes if n["Node Type"] == "Seq Scan"]
+    walks = [n for n in nodes if n.get("Relation Name") == "job_status" and "Index" in n["Node Type"]]
+    assert len(walks) >= 5  # before and after the place, the runs around them, the first event
+    for walk in walks:
+        read = walk["Actual Rows"] * walk["Actual Loops"] + walk.get("Rows Removed by Filter", 0)
+        assert read <= 3, (walk.get("Index Cond"), read)
