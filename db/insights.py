@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Select, Table, bindparam, func, literal, sele
 from db import cursor as cursors
 from db import families, lifecycle, timeline, validation
 from db.aggregates import DAY, HOUR, ceil_to, day_start, hour_start
+from db.engine import driver_rows
 from db.errors import NotFound, ValidationError
 from db.history import month_start, week_start
 from db.models import (
@@ -270,32 +271,72 @@ def _families(conn: Connection) -> list[str]:
     return sorted({*names, families.OTHER})
 
 
+# The stays of [low, high) on PostgreSQL, as _histograms reads them: the day rows of up to two ranges
+# (the days at either end; an unused one is empty) and the week rows of one range, of the statuses asked
+# for and one family or every one (the admitted ones and "other"), in one prepared statement whose arrays
+# arrive in binary.
+_HISTOGRAM_ROWS_SQL = """
+    SELECT family, status, stays FROM job_state_time_day
+    WHERE family {families} AND status = ANY(%(statuses)s)
+      AND (starts_at >= %(day_low)s AND starts_at < %(day_high)s
+           OR starts_at >= %(end_low)s AND starts_at < %(end_high)s)
+    UNION ALL
+    SELECT family, status, stays FROM job_state_time_week
+    WHERE family {families} AND status = ANY(%(statuses)s)
+      AND starts_at >= %(week_low)s AND starts_at < %(week_high)s"""
+_HISTOGRAM_ROWS_POSTGRES = {
+    "one": _HISTOGRAM_ROWS_SQL.format(families="= %(family)s"),
+    "every": _HISTOGRAM_ROWS_SQL.format(
+        families=f"IN (SELECT name FROM job_family UNION ALL SELECT '{families.OTHER}')"  # noqa: S608
+    ),
+}
+
+
 def _histograms(
     conn: Connection,
     low: dt.datetime,
     high: dt.datetime,
-    family_names: list[str],
+    family: str | None,
     statuses: tuple[str, ...],
 ) -> dict[tuple[str, str], list[int]]:
     """The histogram (stays by duration bucket, :func:`db.timeline.dense`) per (family, status) of the
-    stays that ended in [low, high) (whole days): whole weeks from the week rows, the days at either end
-    from the day rows; one row per (family, status) and period, added up here."""
+    stays that ended in [low, high) (whole days), of one ``family`` or (None) every one: whole weeks from
+    the week rows, the days at either end from the day rows; one row per (family, status) and period,
+    added up here."""
     small, big = _pieces(low, high, WEEK, week_start)
-    pieces = [(job_state_time_day_table, a, b) for a, b in small]
-    if big is not None:
-        pieces.append((job_state_time_week_table, *big))
-    parts = [
-        select(table.c.family, table.c.status, table.c.stays).where(
-            table.c.starts_at >= a,
-            table.c.starts_at < b,
-            table.c.family.in_(family_names),
-            table.c.status.in_(statuses),
-        )
-        for table, a, b in pieces
-    ]
+    if conn.dialect.name == "postgresql":
+        (day_low, day_high), (end_low, end_high) = (*small, (low, low), (low, low))[:2]  # empty: unused
+        week_low, week_high = big or (low, low)
+        params = {
+            "family": family,
+            "statuses": list(statuses),
+            "day_low": day_low,
+            "day_high": day_high,
+            "end_low": end_low,
+            "end_high": end_high,
+            "week_low": week_low,
+            "week_high": week_high,
+        }
+        sql = _HISTOGRAM_ROWS_POSTGRES["every" if family is None else "one"]
+        found = driver_rows(conn, sql, params, binary=True)
+    else:
+        names = [family] if family is not None else _families(conn)
+        pieces = [(job_state_time_day_table, a, b) for a, b in small]
+        if big is not None:
+            pieces.append((job_state_time_week_table, *big))
+        parts = [
+            select(table.c.family, table.c.status, table.c.stays).where(
+                table.c.starts_at >= a,
+                table.c.starts_at < b,
+                table.c.family.in_(names),
+                table.c.status.in_(statuses),
+            )
+            for table, a, b in pieces
+        ]
+        found = [tuple(row) for row in conn.execute(union_all(*parts) if len(parts) > 1 else parts[0])]
     rows: dict[tuple[str, str], list[list[int]]] = defaultdict(list)
-    for family, status, stays in conn.execute(union_all(*parts) if len(parts) > 1 else parts[0]).all():
-        rows[(family, status)].append(stays)
+    for family_name, status, stays in found:
+        rows[(family_name, status)].append(stays)
     out = {key: timeline.summed(histograms) for key, histograms in rows.items()}
     return {key: histogram for key, histogram in out.items() if any(histogram)}
 
@@ -319,8 +360,7 @@ def time_in_state(
     [since, until) (widened to whole UTC days); O(buckets) per (family, status) and period read."""
     low, high = _range(since, until, DAY)
     chosen = validation.statuses(statuses) or STATUSES
-    names = [family] if family is not None else _families(conn)
-    histograms = _histograms(conn, low, high, names, chosen)
+    histograms = _histograms(conn, low, high, family, chosen)
     results = [{"family": f, "status": s, **_summary(histograms[(f, s)])} for f, s in sorted(histograms)]
     return StateTimes(since=low, until=high, results=results)
 
@@ -368,7 +408,7 @@ def family_percentiles(
     """Per status, the number of stays of ``family`` that ended in the current UTC week and the four
     before it, and their p50 and p95 in seconds (None without stays); with that window [since, until)."""
     low, high = _recent_weeks(now, STUCK_WEEKS)
-    histograms = _histograms(conn, low, high, [family], STATUSES)
+    histograms = _histograms(conn, low, high, family, STATUSES)
     percentiles: dict[str, dict[str, Any]] = {}
     for status in STATUSES:
         summary = _summary(histograms.get((family, status), []))
@@ -395,7 +435,7 @@ def stuck_thresholds(conn: Connection, *, now: dt.datetime) -> list[Threshold]:
     fewer than STUCK_MIN_STAYS of them)."""
     low, high = _recent_weeks(now, STUCK_WEEKS)
     names = _families(conn)
-    histograms = _histograms(conn, low, high, names, STUCK_STATUSES)
+    histograms = _histograms(conn, low, high, None, STUCK_STATUSES)
     out = []
     for family in names:
         for status in STUCK_STATUSES:
