@@ -12,6 +12,7 @@ from db.engine import driver_row
 from db.errors import NotFound, ValidationError
 from db.models import job_status_table, job_table
 from tests.conftest import T0, requires_postgres
+from tests.db.test_plans import nodes
 from tests.invariant import invariant_violations
 
 H = dt.timedelta(hours=1)
@@ -200,12 +201,6 @@ def test_the_database_refuses_bad_statuses_and_orphan_events(database, job_facto
     assert counts(database) == (1, 1)
 
 
-def _plan_nodes(node):
-    yield node
-    for child in node.get("Plans", ()):
-        yield from _plan_nodes(child)
-
-
 @requires_postgres
 def test_a_late_append_reads_a_few_index_entries_whatever_the_history(database, job_factory):
     """A late event lands in the middle of a long history: each walk of the history index starts at the
@@ -234,9 +229,9 @@ def test_a_late_append_reads_a_few_index_entries_whatever_the_history(database, 
         ).scalar_one()
         conn.rollback()
     plan = (explained if isinstance(explained, list) else json.loads(explained))[0]["Plan"]
-    nodes = list(_plan_nodes(plan))
-    assert not [n["Relation Name"] for n in nodes if n["Node Type"] == "Seq Scan"]
-    walks = [n for n in nodes if n.get("Relation Name") == "job_status" and "Index" in n["Node Type"]]
+    every = list(nodes(plan))
+    assert not [n["Relation Name"] for n in every if n["Node Type"] == "Seq Scan"]
+    walks = [n for n in every if n.get("Relation Name") == "job_status" and "Index" in n["Node Type"]]
     assert len(walks) >= 5  # before and after the place, the runs around them, the first event
     for walk in walks:
         read = walk["Actual Rows"] * walk["Actual Loops"] + walk.get("Rows Removed by Filter", 0)
