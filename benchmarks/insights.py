@@ -11,8 +11,10 @@ Per size it measures on ``jobdash_bench_<size>_<suffix>``: a copy (``CREATE DATA
 shared ``jobdash_bench_<size>``, made when missing and brought to this checkout's schema with ``jobdash db
 upgrade`` (timed: that is the backfill of the history aggregates; remembered in
 ``benchmarks/results/insight_upgrades.json``), then ``VACUUM (ANALYZE)``. The shared databases are only
-ever read. ``--drop`` drops the copies at the end. It starts the real server (1 gunicorn worker,
-uncached) and times, with one keep-alive client:
+ever read. ``--drop`` drops the copies at the end. It starts the real server of every size side by
+side (1 gunicorn worker each, uncached) and times, with one keep-alive client per size, the sizes
+interleaved (``CHUNK`` requests of one size, then of the next, the order rotating; so every size of a
+target is measured in the same stretch of time and a machine growing busier slows all of them alike):
 
 - the unfiltered first list page (``GET /api/jobs/``): the reference every target is a ratio to;
 - ``GET /api/stats/?as_of=`` at a random hour of the last year (a different hour each request);
@@ -24,14 +26,15 @@ Then, per size, the bucketed p50 / p95 / p99 of ``/api/insights/time-in-state/``
 nearest-rank percentiles of the same stays, recomputed from the event table. At ``--writers-size``, 8
 concurrent writers over HTTP against this checkout and against ``--baseline-rev`` (default: the merge base
 with ``main``, the release without these aggregates) on a template copy of the same shared database, in
-alternating rounds; afterwards the invariant and ``jobdash db check`` (every aggregate recounted) on
-this checkout's copy. Results: the ``insights`` section of ``docs/performance.md`` and
+alternating rounds after a checkpoint; afterwards the invariant and ``jobdash db check`` (every
+aggregate recounted) on this checkout's copy. Results: the ``insights`` section of ``docs/performance.md`` and
 ``docs/insights.json``. Timings are reported, never asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import math
@@ -51,8 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchdb
 import psycopg
 import sections
-from client import KeepAliveClient, expect_ok
-from flat_reads import baseline_checkout, get, timed
+from client import KeepAliveClient, Measurement, expect_ok, summarize
+from flat_reads import baseline_checkout, get
 from phases import _writers
 from servers import HOST, ROOT, PortPool, app_server, base_env, running
 from sqlalchemy.engine import make_url
@@ -123,7 +126,10 @@ def template_copy(source: str, target: str, log: Any, *, attempts: int = 4) -> N
     for attempt in range(attempts):
         try:
             with _admin() as admin:
-                admin.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
+                # FILE_COPY: the files are copied as they are (after a checkpoint), not written again
+                # through the WAL page by page, which for a 10M database meant 11 GB of WAL and
+                # checkpoints that ran on into the measurements that followed.
+                admin.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}" STRATEGY FILE_COPY')
             return
         except psycopg.errors.ObjectInUse:
             log(f"  {source} is in use; retrying ({attempt + 1}/{attempts}) ...")
@@ -149,6 +155,13 @@ def template_copy(source: str, target: str, log: Any, *, attempts: int = 4) -> N
     )
     if dump.wait() != 0 or restore.returncode != 0:
         raise RuntimeError(f"could not copy {source}: {restore.stderr.decode()[-500:]}")
+
+
+def checkpoint() -> None:
+    """A checkpoint now, so that writing out what came before (copies, upgrades) does not fall into a
+    measured stretch."""
+    with _admin() as admin:
+        admin.execute("CHECKPOINT")
 
 
 def drop(name: str) -> None:
@@ -241,45 +254,75 @@ def insight_paths(url: str, now: dt.datetime) -> dict[str, Any]:
     }
 
 
-def measure_size(
-    size: str, args: argparse.Namespace, pool: PortPool, log_dir: Path, log: Any
-) -> dict[str, Any]:
-    """Every target of one size, and the percentile error."""
-    database = prepare(size, args.suffix, log, ci=args.ci)
-    url = copy_url(size, args.suffix)
+# Requests per size before the next size takes its turn: every size of a target is measured in the same
+# stretch of time, so a machine that grows busier during the run slows every size alike (measured one
+# size after another, the last size took all of the drift into its ratio to the first).
+CHUNK = 10
+
+
+def measure_sizes(
+    sizes: list[str], args: argparse.Namespace, pool: PortPool, log_dir: Path, log: Any
+) -> dict[str, dict[str, Any]]:
+    """Every target at every size, interleaved (``CHUNK`` requests per size in turn, the order rotating),
+    one server per size running side by side; then each size's percentile error."""
+    databases = {size: prepare(size, args.suffix, log, ci=args.ci) for size in sizes}
+    urls = {size: copy_url(size, args.suffix) for size in sizes}
     now = dt.datetime.now(dt.UTC)
-    targets: dict[str, dict[str, Any]] = {}
-    with running(pool, app_server, f"insights-{size}", base_env(url), log_dir) as server:
-        client = KeepAliveClient(HOST, server.port)
-        for name, send in insight_paths(url, now).items():
+    window = {"since": (now - dt.timedelta(days=30)).isoformat(), "until": now.isoformat()}
+    targets: dict[str, dict[str, dict[str, Any]]] = {size: {} for size in sizes}
+    stuck: dict[str, Any] = {}
+    bucketed: dict[str, Any] = {}
+    checkpoint()
+    with contextlib.ExitStack() as stack:
+        clients: dict[str, KeepAliveClient] = {}
+        sends: dict[str, dict[str, Any]] = {}
+        for size in sizes:
+            server = stack.enter_context(
+                running(pool, app_server, f"insights-{size}", base_env(urls[size]), log_dir)
+            )
+            clients[size] = KeepAliveClient(HOST, server.port)
+            stack.callback(clients[size].close)
+            sends[size] = insight_paths(urls[size], now)
+            stuck[size] = expect_ok(clients[size].get("/api/insights/stuck/"), "stuck").json()
+            deep = stuck[size]
+            for _ in range(10):  # the tenth page (or the last), when there is more than one
+                if not deep.get("next"):
+                    break
+                deep_path = deep["next"]
+                deep = expect_ok(clients[size].get(deep_path), "stuck deep").json()
+                sends[size]["stuck, 10 pages deep"] = get(deep_path)
+        names = list(dict.fromkeys(name for size in sizes for name in sends[size]))
+        for name in names:
             log(f"  {name} ...")
-            targets[name] = timed(client, send, args.requests, args.warmup)
-        stuck = expect_ok(client.get("/api/insights/stuck/"), "stuck").json()
-        deep = stuck
-        for _ in range(10):
-            if not deep.get("next"):
-                break
-            deep_path = deep["next"]
-            deep = expect_ok(client.get(deep_path), "stuck deep").json()
-        if deep is not stuck:
-            targets["stuck, 10 pages deep"] = timed(client, get(deep_path), args.requests, args.warmup)
-        window = {
-            "since": (now - dt.timedelta(days=30)).isoformat(),
-            "until": now.isoformat(),
+            present = [size for size in sizes if name in sends[size]]
+            measurements = {size: Measurement() for size in present}
+            for size in present:
+                for _ in range(args.warmup):
+                    sends[size][name](clients[size])
+            for turn, first in enumerate(range(0, args.requests, CHUNK)):
+                order = present[turn % len(present) :] + present[: turn % len(present)]
+                for size in order:
+                    for _ in range(min(CHUNK, args.requests - first)):
+                        measurements[size].add_response(sends[size][name](clients[size]))
+            for size in present:
+                targets[size][name] = measurements[size].result()
+                if measurements[size].server_db_ms:
+                    targets[size][name]["server_db_p95"] = summarize(measurements[size].server_db_ms)["p95"]
+        for size in sizes:
+            bucketed[size] = expect_ok(
+                clients[size].get("/api/insights/time-in-state/?" + urlencode(window)), "time in state"
+            ).json()
+    out = {}
+    for size in sizes:
+        log(f"  {size}: percentile error against the event table ...")
+        out[size] = {
+            "jobs": databases[size].get("jobs"),
+            "database": databases[size],
+            "targets": targets[size],
+            "percentile_error": percentile_error(urls[size], bucketed[size]),
+            "stuck_jobs_first_page": len(stuck[size]["results"]),
         }
-        bucketed = expect_ok(
-            client.get("/api/insights/time-in-state/?" + urlencode(window)), "time in state"
-        ).json()
-        client.close()
-    log("  percentile error against the event table ...")
-    error = percentile_error(url, bucketed)
-    return {
-        "jobs": database.get("jobs"),
-        "database": database,
-        "targets": targets,
-        "percentile_error": error,
-        "stuck_jobs_first_page": len(stuck["results"]),
-    }
+    return out
 
 
 def percentile_error(url: str, bucketed: dict[str, Any]) -> dict[str, Any]:
@@ -384,6 +427,7 @@ def writers(args: argparse.Namespace, pool: PortPool, log_dir: Path, log: Any) -
                     )
             else:
                 template_copy(make_url(benchdb.database_url(args.writers_size)).database, base_name, log)
+            checkpoint()  # the copies' writes are flushed before the first round, not during it
             for number in range(args.writer_rounds):
                 order = ("baseline", "with insights") if number % 2 else ("with insights", "baseline")
                 for name in order:
@@ -447,8 +491,10 @@ def markdown(results: dict[str, Any]) -> str:
         f"Run: {results['started']} - {results['finished']}; load average at start / end: "
         f"{results['load'][0]} / {results['load'][1]}",
         "",
-        "One gunicorn worker, uncached, one keep-alive client, on a copy of each shared benchmark database "
-        "brought to this schema by `jobdash db upgrade`. Ratios are to the unfiltered first list page "
+        "One gunicorn worker per size, uncached, one keep-alive client each, on a copy of each shared "
+        "benchmark database brought to this schema by `jobdash db upgrade`; the sizes are measured "
+        f"interleaved ({CHUNK} requests of one, then of the next, the order rotating), so that drift in the "
+        "machine's load falls on every size alike. Ratios are to the unfiltered first list page "
         '(`GET /api/jobs/`) p95 of the same size in the same run; "p50 / smallest" is the p50 against the '
         "same target at the smallest size of the run. Targets (issue 13): each of the four insight reads "
         "p95 <= 3x the list p95, and p50 at 10M <= 1.3x at 10k.",
@@ -522,7 +568,7 @@ def markdown(results: dict[str, Any]) -> str:
 
 
 def _pct(value: float | None) -> str:
-    return "" if value is None else f"{100 * value:.2f} %"
+    return "n/a" if value is None else f"{100 * value:.2f} %"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -551,9 +597,10 @@ def main(argv: list[str] | None = None) -> int:
             "finished": kept.get("finished"),
             "load": kept["load"],
         }
-    for size in filter(None, [] if args.keep_reads else args.sizes.split(",")):
-        log(f"== {size}")
-        results["sizes"][size] = measure_size(size.strip(), args, pool, log_dir, log)
+    sizes = [size.strip() for size in ([] if args.keep_reads else args.sizes.split(",")) if size.strip()]
+    if sizes:
+        log(f"== reads at {', '.join(sizes)}, interleaved")
+        results["sizes"] = measure_sizes(sizes, args, pool, log_dir, log)
     if args.writers_size:
         log(f"== writers at {args.writers_size}")
         results["writers"] = writers(args, pool, log_dir, log)
