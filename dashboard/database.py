@@ -21,6 +21,7 @@ def init_db(server: Flask, settings: Settings) -> Database:
         pool_timeout=settings.db_pool_timeout,
         statement_timeout_ms=settings.db_statement_timeout_ms,
         connect_timeout=settings.db_connect_timeout,
+        vacuum_every=settings.vacuum_every,
     )
     server.extensions[_EXTENSION] = database
     return database

@@ -141,6 +141,9 @@ class Settings:
     db_statement_timeout_ms: int = _env("JOBDASH_DB_STATEMENT_TIMEOUT_MS", "5000", _integer(0))
     # A CSV export is one long statement: its own limit, for the whole export (0: none).
     export_statement_timeout_ms: int = _env("JOBDASH_EXPORT_STATEMENT_TIMEOUT_MS", "600000", _integer(0))
+    # PostgreSQL: vacuum the aggregate tables every this many write transactions per process (0: never;
+    # db/vacuum.py).
+    vacuum_every: int = _env("JOBDASH_VACUUM_EVERY", "2000", _integer(0, 10_000_000))
     # libpq's connect_timeout, for the primary and the read replica (libpq's floor is 2 s).
     db_connect_timeout: int = _env("JOBDASH_DB_CONNECT_TIMEOUT", "5", _integer(2, 600))
     cache_url: str | None = _env("JOBDASH_CACHE_URL", "", _cache_url)

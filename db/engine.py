@@ -19,6 +19,7 @@ from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
 from db import timeline
+from db.vacuum import Vacuumer
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +160,8 @@ class Database:
 
     writer: Engine
     reader: Engine
+    # Vacuums the aggregate tables every so many write transactions (db/vacuum.py); PostgreSQL only.
+    vacuumer: Vacuumer | None = None
     _replica: _Replica = field(default_factory=_Replica, repr=False)
 
     def __post_init__(self) -> None:
@@ -183,9 +186,11 @@ class Database:
         statement_timeout_ms: int = 5000,
         connect_timeout: int = 5,
         parallel_query: bool = False,
+        vacuum_every: int = 0,
     ) -> Database:
         """Build the engines once; nothing connects until the first query. PostgreSQL sessions run in UTC,
-        under ``statement_timeout_ms`` (0: none) and, unless ``parallel_query``, with no parallel workers."""
+        under ``statement_timeout_ms`` (0: none) and, unless ``parallel_query``, with no parallel workers;
+        every ``vacuum_every`` write transactions (0: never) the aggregate tables are vacuumed."""
         options: dict[str, Any] = {
             "parallel_query": parallel_query,
             "pool_size": pool_size,
@@ -197,7 +202,9 @@ class Database:
         writer = _make_engine(url, **options)
         # Its own application_name: pg_stat_activity on either server tells which role a session has.
         reader = _make_engine(read_url, application_name="jobdash-read", **options) if read_url else writer
-        return cls(writer=writer, reader=reader)
+        postgres = writer.dialect.name == "postgresql"
+        vacuumer = Vacuumer(writer, vacuum_every) if postgres and vacuum_every > 0 else None
+        return cls(writer=writer, reader=reader, vacuumer=vacuumer)
 
     @property
     def dialect(self) -> str:
@@ -279,6 +286,8 @@ class Database:
             conn.execution_options(**{_WRITE_OPTION: True})
             with conn.begin():
                 yield conn
+        if self.vacuumer is not None:
+            self.vacuumer.wrote()
 
     def dispose(self) -> None:
         """Close every pooled connection (tests and forked workers call this)."""
