@@ -98,14 +98,15 @@ _RUN_END = f"""z AS (
         ORDER BY s.timestamp, s.id LIMIT 1
     )"""  # noqa: S608 - fixed text
 # Lock the job (the statement that follows then reads a snapshot taken after the lock: every event of
-# the job committed before is in it). Later statements of the write run with generic plans (they are key
+# the job committed before is in it) and read the time of its newest event (after any wait for the lock,
+# the newest committed). Later statements of the write run with generic plans (they are key
 # lookups and upserts whose planning, dozens of CTEs, costs more than running them), without bitmap
 # scans (the walks of a job's history must stop at their LIMIT, not read the whole history first) and
 # without sequential scans: a generic plan is kept for the connection's life, and one made while a table
 # was empty (the flags, on a database with none yet) read that whole table on every later append, the
 # same by key lookups as the table grew.
 _LOCK_POSTGRES = text(
-    "SELECT set_config('plan_cache_mode', 'force_generic_plan', true), "
+    "SELECT job.updated_at, set_config('plan_cache_mode', 'force_generic_plan', true), "
     "set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true) "
     "FROM job WHERE job.id = :job_id FOR UPDATE"
 )
@@ -122,9 +123,7 @@ _LOCK_POSTGRES = text(
 #   (`d`) only when the event is the newest; flags follow the transitions.
 # The duration once the new event is the newest (db/durations.py): set when it is terminal, else null.
 _NEWEST_DURATION = durations.expected_sql("postgresql", status="nb.x", start="nb.created_at", end="nb.xt")
-_APPEND_POSTGRES = text(
-    with_history(
-        f"""
+_APPEND_CTES = f"""
     WITH cur AS (
         SELECT job.id, job.created_at, job.family, job.current_status_type, job.status_since
         FROM job WHERE job.id = :job_id
@@ -217,14 +216,16 @@ _APPEND_POSTGRES = text(
     ), unflag_next AS (
         DELETE FROM job_disallowed_transition USING nb
         WHERE event_id = nb.nid AND {lifecycle.allowed_sql("nb.x", "nb.ns")}
-    )""",  # noqa: S608 - fixed names and constants
-        "SELECT ins.id FROM ins",
-    )
-)
+    )"""  # noqa: S608 - fixed names and constants
+_APPEND_POSTGRES = text(with_history(_APPEND_CTES, "SELECT ins.id FROM ins"))
+# A late event (older than the job's newest, as the lock statement tells) never moves the current
+# status, so `d` is empty for it: its statement leaves out the upserts of the created and family counts.
+# Every upsert is a node the executor sets up and runs on each execution, whether it has rows or not.
+_APPEND_LATE_POSTGRES = text(with_history(_APPEND_CTES, "SELECT ins.id FROM ins", relations="mts"))
 # The statements of every create and append, as psycopg takes them (db.engine.driver_row runs them).
-_CREATE_SQL, _LOCK_SQL, _APPEND_SQL = (
+_CREATE_SQL, _LOCK_SQL, _APPEND_SQL, _APPEND_LATE_SQL = (
     str(statement.compile(dialect=PGDialect_psycopg()))  # type: ignore[no-untyped-call]
-    for statement in (_CREATE_POSTGRES, _LOCK_POSTGRES, _APPEND_POSTGRES)
+    for statement in (_CREATE_POSTGRES, _LOCK_POSTGRES, _APPEND_POSTGRES, _APPEND_LATE_POSTGRES)
 )
 # Delete the job (its history and flags cascade) and take its whole history out of every aggregate.
 _DELETE_POSTGRES = text(
@@ -340,9 +341,11 @@ def append_status(
     job_id, ts, new_status = values["job_id"], values["timestamp"], values["status"]
     event = {"job_id": job_id, "status": new_status, "ts": ts, "message": values["message"]}
     if conn.dialect.name == "postgresql":
-        if driver_row(conn, _LOCK_SQL, {"job_id": job_id}) is None:
+        locked = driver_row(conn, _LOCK_SQL, {"job_id": job_id})
+        if locked is None:
             raise NotFound("job", job_id)
-        appended = driver_row(conn, _APPEND_SQL, event)
+        # The job's newest event is at updated_at (the invariant): one at or after it is the newest.
+        appended = driver_row(conn, _APPEND_SQL if ts >= locked[0] else _APPEND_LATE_SQL, event)
         assert appended is not None
         event_id = appended[0]
     else:

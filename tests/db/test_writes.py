@@ -216,7 +216,7 @@ def test_a_late_append_reads_a_few_index_entries_whatever_the_history(database, 
             names.append(match[1])
         return f"${names.index(match[1]) + 1}"
 
-    statement = re.sub(r"%\((\w+)\)s", placeholder, writes._APPEND_SQL)  # %% stays: psycopg reads it
+    statement = re.sub(r"%\((\w+)\)s", placeholder, writes._APPEND_LATE_SQL)  # %% stays: psycopg reads it
     types = {"job_id": "bigint", "status": "varchar", "ts": "timestamptz", "message": "text"}
     late = {"job_id": job["id"], "status": "RUNNING", "ts": T0 + 150.5 * H, "message": "late"}
     with database.write() as conn:
