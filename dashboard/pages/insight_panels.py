@@ -390,8 +390,9 @@ def build_stuck(rows: Sequence[Mapping[str, Any]], *, now: dt.datetime, more: bo
                 html.Td(
                     [
                         dcc.Link(row["name"], href=f"/jobs/{int(row['id'])}", className="job-link"),
+                        # The id on a line of its own: beside a long name, the narrow cell cut it off.
                         html.Span(
-                            f"#{int(row['id'])}", className="text-body-secondary font-monospace small ms-2"
+                            f"#{int(row['id'])}", className="d-block text-body-secondary font-monospace small"
                         ),
                     ],
                     className="name-cell",

@@ -125,7 +125,8 @@ def test_overview_insights_as_of_heatmap_and_stuck(
         if r.find_elements("css selector", f"a[href='/jobs/{stuck['id']}']")
     )
     cells = [cell.text for cell in row.find_elements("css selector", "td")]
-    assert cells[0].startswith("stalled-import-7") and cells[1] == "stalled-import" and cells[2] == "Running"
+    assert cells[0].splitlines() == ["stalled-import-7", f"#{stuck['id']}"], cells
+    assert cells[1] == "stalled-import" and cells[2] == "Running"
     assert cells[4] == "1h 00m" and re.fullmatch(r"\+1h (29|3[0-2])m", cells[5]), cells
     all_stuck = duo.find_element("#overview-all-stuck")
     assert all_stuck.get_attribute("href").endswith("/jobs?stuck=true")
@@ -135,6 +136,13 @@ def test_overview_insights_as_of_heatmap_and_stuck(
         f"const w = document.querySelector('{wrapper}'); return w.scrollWidth - w.clientWidth;"
     )
     assert overflow <= 0, f"the stuck table is {overflow}px wider than its card"
+    # Every job's id is whole, whatever the length of its name (a long name is cut, not the id).
+    cut = duo.driver.execute_script(
+        "return [...document.querySelectorAll('#overview-stuck .name-cell span')]"
+        ".filter(s => s.getBoundingClientRect().right > s.parentElement.getBoundingClientRect().right + 0.5)"
+        ".map(s => s.textContent);"
+    )
+    assert cut == [], f"ids cut off: {cut}"
     screenshots(duo, "overview")
 
     # "As of" a past hour moves the all-time totals (and the status mix) to the figures of that hour; the
