@@ -146,6 +146,11 @@ def timed(client: KeepAliveClient, send: Any, requests: int, warmup: int) -> dic
         send(client)
     for _ in range(requests):
         measurement.add_response(send(client))
+    return summary(measurement)
+
+
+def summary(measurement: Measurement) -> dict[str, Any]:
+    """``measurement``'s result, with the p95 of the database time the server reported when it did."""
     result = measurement.result()
     if measurement.server_db_ms:
         result["server_db_p95"] = summarize(measurement.server_db_ms)["p95"]

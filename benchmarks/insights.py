@@ -54,8 +54,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchdb
 import psycopg
 import sections
-from client import KeepAliveClient, Measurement, expect_ok, summarize
-from flat_reads import baseline_checkout, get
+from client import KeepAliveClient, Measurement, expect_ok
+from flat_reads import baseline_checkout, get, summary
 from phases import _writers
 from servers import HOST, ROOT, PortPool, app_server, base_env, running
 from sqlalchemy.engine import make_url
@@ -290,6 +290,7 @@ def measure_sizes(
                     break
                 deep_path = deep["next"]
                 deep = expect_ok(clients[size].get(deep_path), "stuck deep").json()
+            if deep is not stuck[size]:
                 sends[size]["stuck, 10 pages deep"] = get(deep_path)
         names = list(dict.fromkeys(name for size in sizes for name in sends[size]))
         for name in names:
@@ -305,9 +306,7 @@ def measure_sizes(
                     for _ in range(min(CHUNK, args.requests - first)):
                         measurements[size].add_response(sends[size][name](clients[size]))
             for size in present:
-                targets[size][name] = measurements[size].result()
-                if measurements[size].server_db_ms:
-                    targets[size][name]["server_db_p95"] = summarize(measurements[size].server_db_ms)["p95"]
+                targets[size][name] = summary(measurements[size])
         for size in sizes:
             bucketed[size] = expect_ok(
                 clients[size].get("/api/insights/time-in-state/?" + urlencode(window)), "time in state"
