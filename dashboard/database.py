@@ -22,6 +22,7 @@ def init_db(server: Flask, settings: Settings) -> Database:
         statement_timeout_ms=settings.db_statement_timeout_ms,
         connect_timeout=settings.db_connect_timeout,
         vacuum_every=settings.vacuum_every,
+        fold_every=settings.fold_every,
     )
     server.extensions[_EXTENSION] = database
     return database

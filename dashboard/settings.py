@@ -141,6 +141,9 @@ class Settings:
     db_statement_timeout_ms: int = _env("JOBDASH_DB_STATEMENT_TIMEOUT_MS", "5000", _integer(0))
     # A CSV export is one long statement: its own limit, for the whole export (0: none).
     export_statement_timeout_ms: int = _env("JOBDASH_EXPORT_STATEMENT_TIMEOUT_MS", "600000", _integer(0))
+    # PostgreSQL: fold the delta log into the history aggregates every this many write transactions per
+    # process (0: never, and the log only grows; db/folding.py).
+    fold_every: int = _env("JOBDASH_FOLD_EVERY", "300", _integer(0, 10_000_000))
     # PostgreSQL: vacuum the aggregate tables every this many write transactions per process (0: never;
     # db/vacuum.py).
     vacuum_every: int = _env("JOBDASH_VACUUM_EVERY", "2000", _integer(0, 10_000_000))

@@ -19,7 +19,9 @@ from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 
 from db import timeline
-from db.vacuum import Vacuumer
+from db.folding import fold_deltas
+from db.upkeep import EveryWrites
+from db.vacuum import vacuum_hot_tables
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +162,10 @@ class Database:
 
     writer: Engine
     reader: Engine
-    # Vacuums the aggregate tables every so many write transactions (db/vacuum.py); PostgreSQL only.
-    vacuumer: Vacuumer | None = None
+    # Fold the delta log (db/folding.py) and vacuum the aggregate tables (db/vacuum.py) every so many
+    # write transactions; PostgreSQL only.
+    folder: EveryWrites | None = None
+    vacuumer: EveryWrites | None = None
     _replica: _Replica = field(default_factory=_Replica, repr=False)
 
     def __post_init__(self) -> None:
@@ -187,10 +191,12 @@ class Database:
         connect_timeout: int = 5,
         parallel_query: bool = False,
         vacuum_every: int = 0,
+        fold_every: int = 300,
     ) -> Database:
         """Build the engines once; nothing connects until the first query. PostgreSQL sessions run in UTC,
         under ``statement_timeout_ms`` (0: none) and, unless ``parallel_query``, with no parallel workers;
-        every ``vacuum_every`` write transactions (0: never) the aggregate tables are vacuumed."""
+        every ``fold_every`` write transactions (0: never) the delta log is folded, and every
+        ``vacuum_every`` the aggregate tables are vacuumed."""
         options: dict[str, Any] = {
             "parallel_query": parallel_query,
             "pool_size": pool_size,
@@ -203,8 +209,13 @@ class Database:
         # Its own application_name: pg_stat_activity on either server tells which role a session has.
         reader = _make_engine(read_url, application_name="jobdash-read", **options) if read_url else writer
         postgres = writer.dialect.name == "postgresql"
-        vacuumer = Vacuumer(writer, vacuum_every) if postgres and vacuum_every > 0 else None
-        return cls(writer=writer, reader=reader, vacuumer=vacuumer)
+        folder = EveryWrites(writer, fold_every, fold_deltas, "fold") if postgres and fold_every > 0 else None
+        vacuumer = (
+            EveryWrites(writer, vacuum_every, vacuum_hot_tables, "vacuum")
+            if postgres and vacuum_every > 0
+            else None
+        )
+        return cls(writer=writer, reader=reader, folder=folder, vacuumer=vacuumer)
 
     @property
     def dialect(self) -> str:
@@ -286,8 +297,9 @@ class Database:
             conn.execution_options(**{_WRITE_OPTION: True})
             with conn.begin():
                 yield conn
-        if self.vacuumer is not None:
-            self.vacuumer.wrote()
+        for upkeep in (self.folder, self.vacuumer):
+            if upkeep is not None:
+                upkeep.wrote()
 
     def dispose(self) -> None:
         """Close every pooled connection (tests and forked workers call this)."""

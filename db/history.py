@@ -33,10 +33,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, bindparam, delete, func, insert, literal_column, select, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from db import aggregates, families, lifecycle, timeline
+from db import aggregates, deltas, families, lifecycle, timeline
 from db.aggregates import POSTGRES_COUNT_CTES, day_start, hour_start
 from db.models import (
     COUNT_STRIPES,
@@ -501,10 +512,15 @@ def replay(
 
 
 def kept_rows(conn: Connection, name: str) -> Counter[tuple[Any, ...]]:
-    """Every row of one kept table, by key (zero rows left out; a histogram's rows bucket by bucket)."""
+    """Every row of one kept table, by key (zero rows left out; a histogram's rows bucket by bucket), with
+    the deltas of the log not yet folded into it."""
     kept = KEPT[name]
-    stmt = select(*(kept.table.c[k] for k in kept.row_keys), kept.table.c[kept.value])
     out: Counter[tuple[Any, ...]] = Counter()
+    if conn.dialect.name == "postgresql":  # with the deltas not yet folded
+        for *key, value in conn.exec_driver_sql(_kept_rows_sql(kept)):
+            out[tuple(as_utc(k) if isinstance(k, dt.datetime) else k for k in key)] += int(value)
+        return out
+    stmt = select(*(kept.table.c[k] for k in kept.row_keys), kept.table.c[kept.value])
     for *key, value in conn.execute(stmt):
         row_key = tuple(as_utc(k) if isinstance(k, dt.datetime) else k for k in key)
         for bucket, n in enumerate(value) if kept.histogram else [(None, value)]:
@@ -625,13 +641,23 @@ class Differences:
 
 
 def _kept_rows_sql(kept: _Kept) -> str:
-    """SQL: a kept table's rows as (keys..., v), a histogram's bucket by bucket (zeros left out)."""
+    """SQL (PostgreSQL): a kept table's rows as (keys..., v), a histogram's bucket by bucket, with the
+    deltas of the log not yet folded into it (db/deltas.py) added; zeros left out."""
+    keys = ", ".join(kept.keys)
     if not kept.histogram:
-        return f"SELECT {', '.join(kept.keys)}, {kept.value} AS v FROM {kept.table.name}"  # noqa: S608
+        stored = f"SELECT {keys}, {kept.value} AS v FROM {kept.table.name}"  # noqa: S608
+    else:
+        stored = (
+            f"SELECT {', '.join(kept.row_keys)}, CAST(u.i - 1 AS smallint) AS bucket, u.n AS v "  # noqa: S608
+            f"FROM {kept.table.name} CROSS JOIN LATERAL unnest({kept.value}) WITH ORDINALITY AS u(n, i) "
+            "WHERE u.n <> 0"
+        )
+    tail = deltas.TAIL_ROWS.get(kept.table.name)
+    if tail is None:
+        return stored
     return (
-        f"SELECT {', '.join(kept.row_keys)}, CAST(u.i - 1 AS smallint) AS bucket, u.n AS v "  # noqa: S608
-        f"FROM {kept.table.name} CROSS JOIN LATERAL unnest({kept.value}) WITH ORDINALITY AS u(n, i) "
-        "WHERE u.n <> 0"
+        f"SELECT {keys}, CAST(sum(v) AS bigint) AS v FROM ({stored} UNION ALL {tail}) AS r({keys}, v) "  # noqa: S608
+        f"GROUP BY {keys} HAVING sum(v) <> 0"
     )
 
 
@@ -728,6 +754,11 @@ def rebuild(
     postgres = conn.dialect.name == "postgresql"
     if postgres:
         conn.exec_driver_sql("LOCK TABLE job IN SHARE MODE")
+        # The replay counts every event: the deltas not yet folded go (after any fold under way ends).
+        # A migration older than the delta log rebuilds before the table exists.
+        if conn.exec_driver_sql("SELECT to_regclass('job_history_delta') IS NOT NULL").scalar():
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": deltas.FOLD_LOCK_KEY})
+            conn.exec_driver_sql("DELETE FROM job_history_delta")
     admitted = admitted_families(conn, rules)
     allowed = set(admitted)
 

@@ -20,10 +20,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, Table, bindparam, func, literal, select, text, tuple_, union_all
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Integer,
+    Select,
+    String,
+    Table,
+    bindparam,
+    func,
+    literal,
+    select,
+    text,
+    tuple_,
+    union_all,
+)
 
 from db import cursor as cursors
-from db import families, lifecycle, timeline, validation
+from db import deltas, families, lifecycle, timeline, validation
 from db.aggregates import DAY, HOUR, ceil_to, day_start, hour_start
 from db.engine import driver_rows
 from db.errors import NotFound, ValidationError
@@ -69,6 +83,14 @@ STUCK_STATUSES = tuple(status for status in STATUSES if status not in TERMINAL_S
 STUCK_WEEKS = 5
 STUCK_MIN_STAYS = 100
 STUCK_FLOOR = dt.timedelta(hours=1)
+
+
+# The deltas of the log not yet folded into the aggregates (db/deltas.py; PostgreSQL only, SQLite writes
+# none): every read adds them, in the statement that reads the aggregate rows (one snapshot).
+_MIX_TAIL = text(deltas.MIX_TAIL).columns(at=UTCDateTime(), job_id=BigInteger(), status=String(), n=Integer())
+_MOVE_TAIL = text(deltas.MOVE_TAIL).columns(
+    at=UTCDateTime(), family=String(), from_status=String(), to_status=String(), n=Integer()
+)
 
 
 def _pieces(
@@ -122,6 +144,9 @@ def status_mix_as_of(conn: Connection, at: object) -> Totals:
                 continue
             where.append(table.c.starts_at < high)
         parts.append(select(table.c.status, -table.c.jobs).where(*where))
+    if conn.dialect.name == "postgresql":
+        tail = _MIX_TAIL.subquery("mix_tail")
+        parts.append(select(tail.c.status, -tail.c.n).where(tail.c.at >= as_of))
     union = union_all(*parts).subquery()
     rows = conn.execute(select(union.c[0], func.sum(union.c[1])).group_by(union.c[0])).all()
     counts = {str(status): int(n) for status, n in rows}
@@ -148,14 +173,20 @@ def _sum_rows(
     value: str,
     where: Iterable[Any] = (),
     where_of: Any = None,
+    tail: Any = None,
 ) -> Counter[tuple[Any, ...]]:
-    """sum(value) per keys over the rows of each (table, [low, high)), in one statement."""
+    """sum(value) per keys over the rows of each (table, [low, high)), and over the deltas of ``tail``
+    (a relation of keys, ``at`` and ``n``) at times in the union of those ranges, in one statement."""
     parts: list[Select[Any]] = []
     for table, low, high in pieces:
         conditions = [table.c.starts_at >= low, table.c.starts_at < high, *where]
         if where_of is not None:
             conditions.extend(where_of(table))
         parts.append(select(*(table.c[k] for k in keys), table.c[value].label("n")).where(*conditions))
+    if tail is not None and parts:
+        low, high = min(p[1] for p in pieces), max(p[2] for p in pieces)
+        conditions = [tail.c.at >= low, tail.c.at < high, *(where_of(tail) if where_of is not None else ())]
+        parts.append(select(*(tail.c[k] for k in keys), tail.c.n).where(*conditions))
     if not parts:
         return Counter()
     union = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
@@ -180,8 +211,9 @@ def transition_counts(
     def by_family(table: Table) -> list[Any]:
         return [] if family is None else [table.c.family == family]
 
+    tail = _MOVE_TAIL.subquery("move_tail") if conn.dialect.name == "postgresql" else None
     counts = _sum_rows(
-        conn, pieces, ("family", "from_status", "to_status"), "transitions", where_of=by_family
+        conn, pieces, ("family", "from_status", "to_status"), "transitions", where_of=by_family, tail=tail
     )
     results = [
         {"family": f, "from_status": a, "to_status": b, "count": n, "allowed": lifecycle.allowed(a, b)}
@@ -273,8 +305,9 @@ def _families(conn: Connection) -> list[str]:
 
 # The stays of [low, high) on PostgreSQL, as _histograms reads them: the day rows of up to two ranges
 # (the days at either end; an unused one is empty) and the week rows of one range, of the statuses asked
-# for and one family or every one (the admitted ones and "other"), in one prepared statement whose arrays
-# arrive in binary.
+# for and one family or every one (the admitted ones and "other"), and the stays of the delta log not yet
+# folded (summed into one histogram per family and status, laid out as the stored ones), in one prepared
+# statement whose arrays arrive in binary.
 _HISTOGRAM_ROWS_SQL = """
     SELECT family, status, stays FROM job_state_time_day
     WHERE family {families} AND status = ANY(%(statuses)s)
@@ -283,11 +316,23 @@ _HISTOGRAM_ROWS_SQL = """
     UNION ALL
     SELECT family, status, stays FROM job_state_time_week
     WHERE family {families} AND status = ANY(%(statuses)s)
-      AND starts_at >= %(week_low)s AND starts_at < %(week_high)s"""
+      AND starts_at >= %(week_low)s AND starts_at < %(week_high)s
+    UNION ALL
+    SELECT family, status, ARRAY(
+        SELECT coalesce((buckets ->> g::text)::bigint, 0) FROM generate_series(0, top) AS g ORDER BY g
+    ) FROM (
+        SELECT family, status, jsonb_object_agg(bucket, n) AS buckets, max(bucket) AS top FROM (
+            SELECT family, status, bucket, sum(n) AS n FROM ({tail}) AS tail
+            WHERE family {families} AND status = ANY(%(statuses)s) AND at >= %(low)s AND at < %(high)s
+            GROUP BY 1, 2, 3
+        ) AS by_bucket
+        GROUP BY 1, 2
+    ) AS by_row"""
 _HISTOGRAM_ROWS_POSTGRES = {
-    "one": _HISTOGRAM_ROWS_SQL.format(families="= %(family)s"),
+    "one": _HISTOGRAM_ROWS_SQL.format(families="= %(family)s", tail=deltas.STAY_TAIL),
     "every": _HISTOGRAM_ROWS_SQL.format(
-        families=f"IN (SELECT name FROM job_family UNION ALL SELECT '{families.OTHER}')"  # noqa: S608
+        families=f"IN (SELECT name FROM job_family UNION ALL SELECT '{families.OTHER}')",  # noqa: S608
+        tail=deltas.STAY_TAIL,
     ),
 }
 
@@ -316,6 +361,8 @@ def _histograms(
             "end_high": end_high,
             "week_low": week_low,
             "week_high": week_high,
+            "low": low,
+            "high": high,
         }
         sql = _HISTOGRAM_ROWS_POSTGRES["every" if family is None else "one"]
         found = driver_rows(conn, sql, params, binary=True)

@@ -359,6 +359,42 @@ class JobDisallowedTransition(Base):
     )
 
 
+def _list_of(item: Any) -> Any:
+    """An array column on PostgreSQL (a JSON list on SQLite, where nothing writes it)."""
+    return ARRAY(item).with_variant(JSON(), "sqlite")
+
+
+class JobHistoryDelta(Base):
+    """What one appended event changes in the history aggregates, until a fold adds it to them.
+
+    The delta log of db/deltas.py: on PostgreSQL an append writes its changes to the status mix, the
+    transitions and the stays here, one row per event (parallel arrays per relation, as ``m``, ``t``,
+    ``s`` of db/history.py), instead of updating the aggregate rows itself; a background fold sums a
+    batch of rows into the aggregates and deletes them in one transaction, and reads add the rows not yet
+    folded. Always empty on SQLite, whose appends update the aggregates directly.
+    """
+
+    __tablename__ = "job_history_delta"
+
+    id: Mapped[int] = mapped_column(BigId, Identity(), primary_key=True)
+    job_id: Mapped[int] = mapped_column(BigInteger)
+    family: Mapped[str] = mapped_column(String(NAME_MAX_LENGTH))
+    # Status mix changes: (at, status, n).
+    mix_at: Mapped[list[dt.datetime] | None] = mapped_column(_list_of(DateTime(timezone=True)))
+    mix_status: Mapped[list[str] | None] = mapped_column(_list_of(String(16)))
+    mix_n: Mapped[list[int] | None] = mapped_column(_list_of(Integer()))
+    # Transitions: (at, from_status, to_status, n).
+    move_at: Mapped[list[dt.datetime] | None] = mapped_column(_list_of(DateTime(timezone=True)))
+    move_from: Mapped[list[str] | None] = mapped_column(_list_of(String(16)))
+    move_to: Mapped[list[str] | None] = mapped_column(_list_of(String(16)))
+    move_n: Mapped[list[int] | None] = mapped_column(_list_of(Integer()))
+    # Closed stays: (at the stay ended, status, duration bucket, n).
+    stay_at: Mapped[list[dt.datetime] | None] = mapped_column(_list_of(DateTime(timezone=True)))
+    stay_status: Mapped[list[str] | None] = mapped_column(_list_of(String(16)))
+    stay_bucket: Mapped[list[int] | None] = mapped_column(_list_of(SmallInteger()))
+    stay_n: Mapped[list[int] | None] = mapped_column(_list_of(Integer()))
+
+
 job_table: Table = Job.__table__  # type: ignore[assignment]
 job_status_table: Table = JobStatus.__table__  # type: ignore[assignment]
 job_count_hour_table: Table = JobCountHour.__table__  # type: ignore[assignment]
@@ -374,3 +410,4 @@ job_transition_day_table: Table = JobTransitionDay.__table__  # type: ignore[ass
 job_state_time_day_table: Table = JobStateTimeDay.__table__  # type: ignore[assignment]
 job_state_time_week_table: Table = JobStateTimeWeek.__table__  # type: ignore[assignment]
 job_disallowed_transition_table: Table = JobDisallowedTransition.__table__  # type: ignore[assignment]
+job_history_delta_table: Table = JobHistoryDelta.__table__  # type: ignore[assignment]

@@ -7,7 +7,9 @@ never decide on a stale view of the current status (the classic lost update of r
 
 Each write also keeps exact, in the same transaction, the created counts of :mod:`db.aggregates` and
 the history aggregates of :mod:`db.history` (families, status mix changes, transitions, time in state,
-disallowed transitions), and the job's ``status_since``. On PostgreSQL creating a job is one statement
+disallowed transitions), and the job's ``status_since``; an append on PostgreSQL writes its status mix,
+transition and stay changes to the delta log (:mod:`db.deltas`), which reads add until a fold sums it
+into those tables. On PostgreSQL creating a job is one statement
 (the upserts ride in it as data-modifying CTEs); appending an event is two: the job row is locked
 first, so that the second statement's snapshot holds every event of the job committed before, and the
 second reads where the event lands in the history (an event older than the job's newest, a late event,
@@ -25,7 +27,7 @@ import psycopg._queries
 from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
-from db import durations, families, history, lifecycle, timeline, validation
+from db import deltas, durations, families, history, lifecycle, timeline, validation
 from db.engine import driver_row
 from db.errors import NotFound
 from db.families import FamilyRules
@@ -217,11 +219,13 @@ _APPEND_CTES = f"""
         DELETE FROM job_disallowed_transition USING nb
         WHERE event_id = nb.nid AND {lifecycle.allowed_sql("nb.x", "nb.ns")}
     )"""  # noqa: S608 - fixed names and constants
-_APPEND_POSTGRES = text(with_history(_APPEND_CTES, "SELECT ins.id FROM ins"))
+# The created and family counts (`d`) are upserted in the statement; the status mix, transition and
+# stay deltas go to the delta log as one row (db/deltas.py), folded into their aggregates later.
+_APPEND_POSTGRES = text(with_history(_APPEND_CTES + deltas.LOG_CTE, "SELECT ins.id FROM ins", relations="d"))
 # A late event (older than the job's newest, as the lock statement tells) never moves the current
 # status, so `d` is empty for it: its statement leaves out the upserts of the created and family counts.
 # Every upsert is a node the executor sets up and runs on each execution, whether it has rows or not.
-_APPEND_LATE_POSTGRES = text(with_history(_APPEND_CTES, "SELECT ins.id FROM ins", relations="mts"))
+_APPEND_LATE_POSTGRES = text(_APPEND_CTES + deltas.LOG_CTE + "\nSELECT ins.id FROM ins")
 # The statements of every create and append, as psycopg takes them (db.engine.driver_row runs them).
 _CREATE_SQL, _LOCK_SQL, _APPEND_SQL, _APPEND_LATE_SQL = (
     str(statement.compile(dialect=PGDialect_psycopg()))  # type: ignore[no-untyped-call]

@@ -42,6 +42,7 @@ TABLES = (
     "job_transition_day",
     "job_state_time_day",
     "job_state_time_week",
+    "job_history_delta",
 )
 
 

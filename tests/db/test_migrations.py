@@ -212,7 +212,7 @@ def _stored_time(value):
 
 def assert_histogram_reshape(database):
     """0005 turns the per-bucket time-in-state rows into one histogram row per (family, status, period),
-    and its downgrade turns them back, losing no stay."""
+    and its downgrade turns them back, losing no stay (nor does 0006's, which folds the delta log)."""
     migrate.upgrade(database.writer)
     t0 = dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC)
     with database.write() as conn:
@@ -223,6 +223,8 @@ def assert_histogram_reshape(database):
             writes.append_status(conn, job_id=job_id, status="COMPLETED", timestamp=ended + dt.timedelta(1))
     with database.read() as conn:
         kept = {name: history.kept_rows(conn, name) for name in ("job_state_time_day", "job_state_time_week")}
+    migrate.downgrade(database.writer, "0005")  # 0006's downgrade folds the delta log into the tables
+    with database.read() as conn:
         rows = conn.execute(text("SELECT family, status, starts_at FROM job_state_time_day")).all()
     assert sum(kept["job_state_time_day"].values()) == 16  # 8 PENDING and 8 RUNNING stays
     assert len(rows) == len(set(rows)) == 4  # PENDING and RUNNING on the two days the stays ended

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from db import vacuum, writes
+from db import folding, vacuum, writes
 from db.engine import Database
-from db.vacuum import HOT_TABLES, Vacuumer
+from db.upkeep import EveryWrites
+from db.vacuum import HOT_TABLES
 from tests.conftest import T0, postgres_url, requires_postgres
 
 
@@ -87,18 +88,23 @@ def dead_rows(database: Database, table: str) -> int:
 @requires_postgres
 def test_a_pass_removes_the_dead_versions_that_writes_leave(database: Database) -> None:
     job = writes_one_job(database)
-    for second in range(1, 40):  # the family's transition row of the hour, added to 39 times
+    for second in range(1, 40):  # 39 rows of the delta log, each deleted by a fold
         with database.write() as conn:
             writes.append_status(
                 conn, job_id=job, status="RUNNING", timestamp=T0 + dt.timedelta(seconds=second)
             )
+        if second % 10 == 0:  # and the family's transition row of the hour, added to by each fold
+            assert folding.fold_deltas(database.writer)
+    assert folding.fold_deltas(database.writer)
     database.writer.dispose()  # the writing sessions end, and report what they did to the statistics
-    # 38 dead versions, less any that a later write's page pruning already removed.
+    # Dead versions, less any that a later write's page pruning already removed.
     deadline = time.monotonic() + 10
-    while dead_rows(database, "job_transition_hour") < 20 and time.monotonic() < deadline:
+    while dead_rows(database, "job_history_delta") < 20 and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert dead_rows(database, "job_transition_hour") >= 20
+    assert dead_rows(database, "job_history_delta") >= 20
+    assert dead_rows(database, "job_transition_hour") >= 2
     assert vacuum.vacuum_hot_tables(database.writer)
+    assert dead_rows(database, "job_history_delta") == 0
     assert dead_rows(database, "job_transition_hour") == 0
 
 
@@ -118,13 +124,12 @@ def test_one_pass_at_a_time_across_processes(database: Database) -> None:
 
 @requires_postgres
 def test_a_failing_pass_is_logged_and_the_writes_go_on(
-    database: Database, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    database: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     def broken(_engine: object) -> bool:
         raise RuntimeError("the server went away")
 
-    monkeypatch.setattr(vacuum, "vacuum_hot_tables", broken)
-    vacuumer = Vacuumer(database.writer, every=1)
+    vacuumer = EveryWrites(database.writer, 1, broken, "vacuum")
     database.vacuumer = vacuumer
     try:
         job = writes_one_job(database)
@@ -135,4 +140,4 @@ def test_a_failing_pass_is_logged_and_the_writes_go_on(
     finally:
         database.vacuumer = None
     assert (vacuumer.passes, vacuumer.failures) == (0, 2)
-    assert "VACUUM of the aggregate tables failed" in caplog.text
+    assert "background vacuum failed" in caplog.text
