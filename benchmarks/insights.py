@@ -26,9 +26,10 @@ Then, per size, the bucketed p50 / p95 / p99 of ``/api/insights/time-in-state/``
 nearest-rank percentiles of the same stays, recomputed from the event table. At ``--writers-size``, 8
 concurrent writers over HTTP against this checkout and against ``--baseline-rev`` (default: the merge base
 with ``main``, the release without these aggregates) on a template copy of the same shared database, in
-alternating rounds after a checkpoint; afterwards the invariant and ``jobdash db check`` (every
-aggregate recounted) on this checkout's copy. Results: the ``insights`` section of ``docs/performance.md`` and
-``docs/insights.json``. Timings are reported, never asserted.
+alternating rounds after a checkpoint; afterwards, on this checkout's copy, four insight reads with the
+delta log folded and with ``UNFOLDED`` appends left in it (what reads pay while writes flow), then the
+invariant and ``jobdash db check`` (every aggregate recounted). Results: the ``insights`` section of
+``docs/performance.md`` and ``docs/insights.json``. Timings are reported, never asserted.
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ from phases import _writers
 from servers import HOST, ROOT, PortPool, app_server, base_env, running
 from sqlalchemy.engine import make_url
 
-from db import timeline
+from db import folding, insights, timeline, writes
+from db.engine import Database
+from db.models import STATUSES
 
 DOCS = ROOT / "docs"
 UPGRADES = ROOT / "benchmarks" / "results" / "insight_upgrades.json"
@@ -445,6 +448,8 @@ def writers(args: argparse.Namespace, pool: PortPool, log_dir: Path, log: Any) -
                         pool.give_back(port)
     finally:
         drop(base_name)
+    log(f"  insight reads with {UNFOLDED:,} appends not yet folded, and with none ...")
+    unfolded = unfolded_reads(url, job_ids)
     log("  jobdash db check on this checkout's copy (every aggregate recounted) ...")
     started = time.perf_counter()
     done = subprocess.run(
@@ -465,11 +470,69 @@ def writers(args: argparse.Namespace, pool: PortPool, log_dir: Path, log: Any) -
         "events_per_s": rate,
         "ratio": round(rate["with insights"] / rate["baseline"], 3) if rate["baseline"] else None,
         "invariant_violations": sum(r["invariant_violations"] for runs in rounds.values() for r in runs),
+        "unfolded_reads": unfolded,
         "check_exit": done.returncode,
         "check_problems": problems[:20],
         "check_seconds": check_seconds,
         "check_summary": (done.stdout.strip().splitlines() or [""])[-1],
     }
+
+
+# What the delta log can hold between folds: JOBDASH_FOLD_EVERY (300) appends per writing process, for 4
+# processes (the default gunicorn workers on 2 cores).
+UNFOLDED = 1_200
+UNFOLDED_CALLS = 40
+
+
+def unfolded_reads(url: str, job_ids: list[int]) -> dict[str, Any]:
+    """The insight reads (in process, database and Python, no HTTP) with the delta log folded, then with
+    ``UNFOLDED`` appends (the writers' kind: random statuses, times within the last hour) left in it:
+    the median of ``UNFOLDED_CALLS`` calls each; the log is folded again at the end."""
+
+    database = Database.connect(url, fold_every=0, statement_timeout_ms=0)
+    now = dt.datetime.now(dt.UTC)
+    month = {"since": now - dt.timedelta(days=30), "until": now}
+    reads = {
+        "as-of, 2 hours ago": lambda c: insights.status_mix_as_of(c, now - dt.timedelta(hours=2)),
+        "transitions 30d": lambda c: insights.transition_counts(c, **month),
+        "time in state 30d": lambda c: insights.time_in_state(c, **month),
+        "stuck, first page": lambda c: insights.stuck_jobs(c, page_size=25, max_page_size=100, now=now),
+    }
+
+    def medians() -> dict[str, float]:
+        out = {}
+        with database.read() as conn:
+            for name, read in reads.items():
+                read(conn)  # warm: plans, caches
+                times = []
+                for _ in range(UNFOLDED_CALLS):
+                    started = time.perf_counter()
+                    read(conn)
+                    times.append(time.perf_counter() - started)
+                out[name] = round(1000 * statistics.median(times), 3)
+        return out
+
+    try:
+        with database.write() as conn:
+            folding.fold_all(conn)
+        folded = medians()
+        rng = random.Random(11)
+        for _ in range(UNFOLDED):
+            with database.write() as conn:
+                writes.append_status(
+                    conn,
+                    job_id=rng.choice(job_ids),
+                    status=rng.choice(STATUSES),
+                    timestamp=now - dt.timedelta(seconds=rng.randrange(0, 3600, 5)),
+                )
+        with database.read() as conn:
+            logged = conn.exec_driver_sql("SELECT count(*) FROM job_history_delta").scalar_one()
+        pending = medians()
+        with database.write() as conn:
+            folding.fold_all(conn)
+    finally:
+        database.dispose()
+    return {"appends": UNFOLDED, "log_rows": logged, "folded_ms": folded, "unfolded_ms": pending}
 
 
 # -------------------------------------------------------------------------------------------- report
@@ -563,6 +626,21 @@ def markdown(results: dict[str, Any]) -> str:
             f"exit {w['check_exit']}, {w['check_summary']!r}.",
             "",
         ]
+        if w.get("unfolded_reads"):
+            u = w["unfolded_reads"]
+            lines += [
+                f"Insight reads while the delta log holds {u['log_rows']:,} appends not yet folded (what "
+                "4 writing workers leave at most between folds at `JOBDASH_FOLD_EVERY` 300), against the "
+                "same reads with the log folded; in process (no HTTP), median of "
+                f"{UNFOLDED_CALLS} calls, on this checkout's copy after the writers:",
+                "",
+                "| read | folded ms | unfolded ms | unfolded / folded |",
+                "|---|---|---|---|",
+            ]
+            for name, ms in u["folded_ms"].items():
+                late = u["unfolded_ms"][name]
+                lines.append(f"| {name} | {ms:.2f} | {late:.2f} | {late / ms:.2f} |")
+            lines.append("")
     return "\n".join(lines)
 
 
