@@ -13,7 +13,9 @@ Kept as it changes: ``jobdash_db_pool_connections_in_use{database}`` (primary or
 checkout and checkin. Read at scrape time: ``jobdash_jobs{status}``, jobs per current status, from the
 count tables the write path keeps (at most 5 x 64 small rows, whatever the number of jobs), and
 ``jobdash_stuck_jobs{family, status}``, jobs in PENDING or RUNNING for longer than their family's
-threshold (``db.insights.stuck_counts``: one index range of stuck jobs per pair, at most 10,000 counted).
+threshold (``db.insights.stuck_counts``: one index range of stuck jobs per pair, at most 10,000 counted),
+and ``jobdash_history_deltas_unfolded``, the appends waiting in the delta log for a fold (db/folding.py;
+a number that keeps growing means folds do not keep up or do not run).
 
 **Several workers.** prometheus-client's multiprocess mode: ``jobdash serve`` points
 ``PROMETHEUS_MULTIPROC_DIR`` at a new directory (on tmpfs) before gunicorn starts, since the library
@@ -48,7 +50,7 @@ from sqlalchemy import Connection, Engine, event
 
 from dashboard.database import get_database
 from dashboard.settings import Settings
-from db import aggregates, insights
+from db import aggregates, folding, insights
 from db.engine import Database
 
 log = logging.getLogger(__name__)
@@ -155,7 +157,8 @@ class ScrapedGauge(Collector):
 
 
 def job_gauges(database: Database) -> list[ScrapedGauge]:
-    """``jobdash_jobs{status}`` from the count tables; ``jobdash_stuck_jobs{family, status}`` counted."""
+    """``jobdash_jobs{status}`` from the count tables; ``jobdash_stuck_jobs{family, status}`` counted;
+    ``jobdash_history_deltas_unfolded``, the delta log's length."""
     return [
         ScrapedGauge(
             database,
@@ -170,6 +173,13 @@ def job_gauges(database: Database) -> list[ScrapedGauge]:
             "Jobs in PENDING or RUNNING for longer than their family's threshold (at most 10,000 counted).",
             ["family", "status"],
             lambda conn: {pair: n for pair, n in insights.stuck_counts(conn).items()},
+        ),
+        ScrapedGauge(
+            database,
+            "jobdash_history_deltas_unfolded",
+            "Appends waiting in the history delta log for a fold (at most 100,000 counted).",
+            [],
+            lambda conn: {(): folding.unfolded(conn)},
         ),
     ]
 

@@ -34,6 +34,12 @@ _FOLD_CTES = f"""
 _FOLD = text(with_history(_FOLD_CTES, "SELECT count(*) FROM gone", relations="mts"))
 
 
+def unfolded(conn: Connection, *, cap: int = 100_000) -> int:
+    """How many appends wait in the delta log for a fold (at most ``cap`` counted); 0 on SQLite."""
+    sql = text("SELECT count(*) FROM (SELECT 1 FROM job_history_delta LIMIT :cap) AS waiting")
+    return int(conn.execute(sql, {"cap": cap}).scalar_one())
+
+
 def fold(conn: Connection, *, batch: int = BATCH, wait: bool = False) -> int | None:
     """Fold up to ``batch`` of the oldest delta rows in the caller's transaction; how many, or None when
     another transaction's fold holds the turn (unless ``wait``: then wait for it)."""

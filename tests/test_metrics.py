@@ -17,6 +17,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from dashboard.database import database_of
+from db import folding
 from tests.api.conftest import AUTH
 from tests.resilience.servers import free_port, jobdash_serve, wait_until
 
@@ -116,6 +117,23 @@ def test_stuck_jobs_per_family_are_a_gauge(client, job_factory):
     assert value(samples, "jobdash_stuck_jobs", family="etl", status="RUNNING") == 1
     assert value(samples, "jobdash_stuck_jobs", family="sync", status="PENDING") == 1
     assert ("jobdash_stuck_jobs", (("family", "etl"), ("status", "PENDING"))) not in samples
+
+
+def test_appends_waiting_for_a_fold_are_a_gauge(app, client, job_factory):
+    job = job_factory(status="PENDING")
+    for status in ("RUNNING", "COMPLETED"):
+        assert (
+            client.post(f"/api/jobs/{job['id']}/status/", json={"status": status}, headers=AUTH).status_code
+            == 201
+        )
+    database = database_of(app.server)
+    # PostgreSQL: each append logged its history changes, folded every 300 writes; SQLite logs nothing.
+    expected = 2 if database.dialect == "postgresql" else 0
+    assert value(scrape(client), "jobdash_history_deltas_unfolded") == expected
+    if expected:
+        with database.write() as conn:
+            folding.fold_all(conn)
+        assert value(scrape(client), "jobdash_history_deltas_unfolded") == 0
 
 
 def test_connections_in_use_follow_the_pool(app, client):
