@@ -115,26 +115,33 @@ def _added_sql(stored: str, delta: str) -> str:
     )
 
 
-# Per-bucket rows (family, status, starts_at, bucket, n) as histogram rows, laid out as db.timeline.dense
-# does (through a JSON object of bucket -> stays), added to the stored ones, rows in key order.
-_HISTOGRAM_ROWS = """INSERT INTO {table} AS c (family, status, starts_at, stays)
-    SELECT family, status, starts_at, ARRAY(
+_HISTOGRAMS = """SELECT {keys}, ARRAY(
         SELECT coalesce((buckets ->> g::text)::bigint, 0) FROM generate_series(0, top) AS g ORDER BY g
-    ) FROM (
-        SELECT family, status, starts_at, jsonb_object_agg(bucket, n) AS buckets, max(bucket) AS top
-        FROM (
-            SELECT family, status, starts_at, bucket, sum(n) AS n FROM {source}
-            GROUP BY 1, 2, 3, 4 HAVING sum(n) <> 0
+    ) AS stays FROM (
+        SELECT {keys}, jsonb_object_agg(bucket, n) AS buckets, max(bucket) AS top FROM (
+            SELECT {keys}, bucket, sum(n) AS n FROM {source}
+            GROUP BY {keys}, bucket HAVING sum(n) <> 0
         ) AS by_bucket
-        GROUP BY 1, 2, 3
-    ) AS by_row ORDER BY 1, 2, 3
-    ON CONFLICT (family, status, starts_at) DO UPDATE SET stays = {added}"""
+        GROUP BY {keys}
+    ) AS by_row"""
+
+
+def histograms_sql(keys: str, source: str) -> str:
+    """SQL: (keys..., stays) per ``keys`` (columns of ``source``, a relation that also has ``bucket`` and
+    ``n``): the sum of ``n`` per bucket as a histogram laid out as db.timeline.dense does (element ``i``
+    is bucket ``i``, up to the highest bucket with any), through a JSON object of bucket -> stays."""
+    return _HISTOGRAMS.format(keys=keys, source=source)
 
 
 def _histogram_rows_sql(table: str, source: str) -> str:
     """SQL: add to the histogram rows of ``table`` the stays of ``source``, a relation of (family,
-    status, starts_at, bucket, n)."""
-    return _HISTOGRAM_ROWS.format(table=table, source=source, added=_added_sql("c.stays", "excluded.stays"))
+    status, starts_at, bucket, n), rows in key order."""
+    return (
+        f"INSERT INTO {table} AS c (family, status, starts_at, stays)\n"
+        f"    {histograms_sql('family, status, starts_at', source)} ORDER BY 1, 2, 3\n"
+        "    ON CONFLICT (family, status, starts_at) DO UPDATE SET stays = "
+        + _added_sql("c.stays", "excluded.stays")
+    )
 
 
 def _period(unit: str, column: str) -> str:

@@ -41,7 +41,7 @@ from db import deltas, families, lifecycle, timeline, validation
 from db.aggregates import DAY, HOUR, ceil_to, day_start, hour_start
 from db.engine import driver_rows
 from db.errors import NotFound, ValidationError
-from db.history import month_start, week_start
+from db.history import histograms_sql, month_start, week_start
 from db.models import (
     STATUSES,
     TERMINAL_STATUSES,
@@ -318,22 +318,20 @@ _HISTOGRAM_ROWS_SQL = """
     WHERE family {families} AND status = ANY(%(statuses)s)
       AND starts_at >= %(week_low)s AND starts_at < %(week_high)s
     UNION ALL
-    SELECT family, status, ARRAY(
-        SELECT coalesce((buckets ->> g::text)::bigint, 0) FROM generate_series(0, top) AS g ORDER BY g
-    ) FROM (
-        SELECT family, status, jsonb_object_agg(bucket, n) AS buckets, max(bucket) AS top FROM (
-            SELECT family, status, bucket, sum(n) AS n FROM ({tail}) AS tail
-            WHERE family {families} AND status = ANY(%(statuses)s) AND at >= %(low)s AND at < %(high)s
-            GROUP BY 1, 2, 3
-        ) AS by_bucket
-        GROUP BY 1, 2
-    ) AS by_row"""
+    {tail}"""
+# The delta log's stays of [low, high), the relation _HISTOGRAM_ROWS_SQL sums with history.histograms_sql.
+_TAIL_STAYS = f"""(
+        SELECT family, status, bucket, n FROM ({deltas.STAY_TAIL}) AS tail
+        WHERE family {{families}} AND status = ANY(%(statuses)s) AND at >= %(low)s AND at < %(high)s
+    ) AS recent"""  # noqa: S608 - fixed text
 _HISTOGRAM_ROWS_POSTGRES = {
-    "one": _HISTOGRAM_ROWS_SQL.format(families="= %(family)s", tail=deltas.STAY_TAIL),
-    "every": _HISTOGRAM_ROWS_SQL.format(
-        families=f"IN (SELECT name FROM job_family UNION ALL SELECT '{families.OTHER}')",  # noqa: S608
-        tail=deltas.STAY_TAIL,
-    ),
+    name: _HISTOGRAM_ROWS_SQL.format(
+        families=condition, tail=histograms_sql("family, status", _TAIL_STAYS.format(families=condition))
+    )
+    for name, condition in (
+        ("one", "= %(family)s"),
+        ("every", f"IN (SELECT name FROM job_family UNION ALL SELECT '{families.OTHER}')"),  # noqa: S608
+    )
 }
 
 

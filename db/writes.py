@@ -225,7 +225,9 @@ _APPEND_POSTGRES = text(with_history(_APPEND_CTES + deltas.LOG_CTE, "SELECT ins.
 # A late event (older than the job's newest, as the lock statement tells) never moves the current
 # status, so `d` is empty for it: its statement leaves out the upserts of the created and family counts.
 # Every upsert is a node the executor sets up and runs on each execution, whether it has rows or not.
-_APPEND_LATE_POSTGRES = text(_APPEND_CTES + deltas.LOG_CTE + "\nSELECT ins.id FROM ins")
+_APPEND_LATE_POSTGRES = text(
+    with_history(_APPEND_CTES + deltas.LOG_CTE, "SELECT ins.id FROM ins", relations="")
+)
 # The statements of every create and append, as psycopg takes them (db.engine.driver_row runs them).
 _CREATE_SQL, _LOCK_SQL, _APPEND_SQL, _APPEND_LATE_SQL = (
     str(statement.compile(dialect=PGDialect_psycopg()))  # type: ignore[no-untyped-call]
